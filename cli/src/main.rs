@@ -1,0 +1,3 @@
+//! The `edgeauth` command-line client.
+#![forbid(unsafe_code)]
+fn main() {}
