@@ -456,7 +456,10 @@ mod tests {
     #[test]
     fn www_authenticate_follows_rfc_6750() {
         let missing = ApiError::new(Reason::MissingCredential).headers();
-        assert_eq!(missing, vec![("WWW-Authenticate", r#"Bearer realm="edgeauth""#.into())]);
+        assert_eq!(
+            missing,
+            vec![("WWW-Authenticate", r#"Bearer realm="edgeauth""#.into())]
+        );
         let malformed = ApiError::new(Reason::MalformedCredential).headers();
         assert!(malformed[0].1.contains(r#"error="invalid_request""#));
         let expired = ApiError::new(Reason::TokenExpired).headers();
@@ -465,7 +468,9 @@ mod tests {
             r#"Bearer realm="edgeauth", error="invalid_token", error_description="token_expired""#
         );
         let scope = ApiError::insufficient_scope(&["scans:read".into()]).headers();
-        assert!(scope[0].1.contains(r#"error="insufficient_scope", scope="scans:read""#));
+        assert!(scope[0]
+            .1
+            .contains(r#"error="insufficient_scope", scope="scans:read""#));
         assert!(ApiError::new(Reason::NotFound).headers().is_empty());
         let limited = ApiError::rate_limited(30).headers();
         assert_eq!(limited, vec![("Retry-After", "30".into())]);

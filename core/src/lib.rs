@@ -4,6 +4,31 @@
 //! in as a value and stores sit behind traits, so every rule is tested natively.
 #![forbid(unsafe_code)]
 
+pub mod claims;
 pub mod error;
+pub mod jwt;
+pub mod keys;
+pub mod mac;
+pub mod time;
+
+// Tokens, keys, sessions, settings.
+pub mod api_key;
+pub mod cors;
+pub mod jwks;
+pub mod password;
+pub mod session;
+pub mod settings;
+
+// Scopes, policy, credentials, signing, authorization, input checks, device login.
+pub mod authz;
+pub mod credential;
+pub mod device;
+pub mod identity;
+pub mod input;
+pub mod ip;
+pub mod policy;
+pub mod scope;
+pub mod secret;
+pub mod signing;
 
 pub use error::{ApiError, Code, Reason};

@@ -1,7 +1,32 @@
 //! The edgeauth Cloudflare Worker: thin wiring from workers-rs to edgeauth-core.
-use worker::*;
+//! Decisions live in core; this crate moves bytes between them and the runtime.
+
+mod accounts;
+mod app;
+mod authn;
+mod body;
+mod crypto;
+mod device;
+mod directory;
+mod echo;
+mod gateway;
+mod http;
+mod isolate;
+mod jwks;
+mod keys;
+mod nonces;
+mod password;
+mod routes;
+mod signature;
+mod store;
+mod tokens;
+
+pub use directory::Directory;
+pub use nonces::NonceSet;
+
+use worker::{event, Context, Env, Request, Response, Result};
 
 #[event(fetch)]
-async fn fetch(_req: Request, _env: Env, _ctx: Context) -> Result<Response> {
-    Response::ok("edgeauth")
+async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
+    Ok(app::handle(req, env, ctx).await)
 }

@@ -1,0 +1,118 @@
+//! CORS decisions for browser apps on other origins (SPEC "Errors", `ALLOWED_ORIGINS`).
+
+/// Which origins may call the worker from a browser.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AllowedOrigins {
+    /// `*`: every origin is echoed back (development).
+    Any,
+    /// Exactly these origins (production; empty = none).
+    List(Vec<String>),
+}
+
+/// Headers a browser may send, beyond the CORS-safelisted ones.
+pub const ALLOW_HEADERS: &str =
+    "authorization, content-type, x-cli-signature, x-cli-timestamp, x-cli-nonce";
+/// Methods a browser may use.
+pub const ALLOW_METHODS: &str = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
+/// Headers a page may read from an answer: the SDK needs `Date` for its clock offset.
+pub const EXPOSE_HEADERS: &str = "Date, WWW-Authenticate, Retry-After";
+/// How long a browser may cache a preflight, in seconds.
+pub const MAX_AGE_S: u32 = 600;
+
+impl AllowedOrigins {
+    /// Parses the comma-separated `ALLOWED_ORIGINS` setting.
+    pub fn parse(setting: &str) -> Self {
+        let items: Vec<String> = setting
+            .split(',')
+            .map(|s| s.trim().trim_end_matches('/').to_string())
+            .filter(|s| !s.is_empty())
+            .collect();
+        if items.iter().any(|s| s == "*") {
+            AllowedOrigins::Any
+        } else {
+            AllowedOrigins::List(items)
+        }
+    }
+
+    /// The `Access-Control-Allow-Origin` value for a request's `Origin`, if it is allowed.
+    pub fn allow(&self, origin: Option<&str>) -> Option<String> {
+        let origin = origin?.trim();
+        if origin.is_empty() {
+            return None;
+        }
+        match self {
+            AllowedOrigins::Any => Some(origin.to_string()),
+            AllowedOrigins::List(list) => {
+                list.iter().any(|o| o == origin).then(|| origin.to_string())
+            }
+        }
+    }
+
+    /// Headers for every answer to an allowed origin.
+    pub fn response_headers(&self, origin: Option<&str>) -> Vec<(&'static str, String)> {
+        match self.allow(origin) {
+            Some(o) => vec![
+                ("Access-Control-Allow-Origin", o),
+                ("Access-Control-Expose-Headers", EXPOSE_HEADERS.to_string()),
+                ("Vary", "Origin".to_string()),
+            ],
+            None => Vec::new(),
+        }
+    }
+
+    /// Headers for a preflight answer (204), or `None` when the origin is not allowed.
+    pub fn preflight_headers(&self, origin: Option<&str>) -> Option<Vec<(&'static str, String)>> {
+        let o = self.allow(origin)?;
+        Some(vec![
+            ("Access-Control-Allow-Origin", o),
+            ("Access-Control-Allow-Methods", ALLOW_METHODS.to_string()),
+            ("Access-Control-Allow-Headers", ALLOW_HEADERS.to_string()),
+            ("Access-Control-Max-Age", MAX_AGE_S.to_string()),
+            ("Access-Control-Expose-Headers", EXPOSE_HEADERS.to_string()),
+            ("Vary", "Origin".to_string()),
+        ])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn star_echoes_the_origin_and_a_list_is_exact() {
+        let any = AllowedOrigins::parse("*");
+        assert_eq!(
+            any.allow(Some("https://app.test")),
+            Some("https://app.test".into())
+        );
+        let list = AllowedOrigins::parse("https://a.test, https://b.test/");
+        assert_eq!(
+            list.allow(Some("https://b.test")),
+            Some("https://b.test".into())
+        );
+        assert_eq!(list.allow(Some("https://evil.test")), None);
+        assert_eq!(list.allow(Some("https://a.test.evil.test")), None);
+        assert_eq!(list.allow(None), None);
+    }
+
+    #[test]
+    fn empty_allows_nothing_and_preflight_lists_signing_headers() {
+        assert!(AllowedOrigins::parse("")
+            .preflight_headers(Some("https://a.test"))
+            .is_none());
+        let h = AllowedOrigins::Any
+            .preflight_headers(Some("https://a.test"))
+            .unwrap();
+        let allow_headers = &h
+            .iter()
+            .find(|(k, _)| *k == "Access-Control-Allow-Headers")
+            .unwrap()
+            .1;
+        assert!(allow_headers.contains("x-cli-nonce") && allow_headers.contains("authorization"));
+        let r = AllowedOrigins::Any.response_headers(Some("https://a.test"));
+        assert!(r.contains(&("Vary", "Origin".to_string())));
+        assert!(r
+            .iter()
+            .any(|(k, v)| *k == "Access-Control-Expose-Headers" && v.contains("Date")));
+    }
+}

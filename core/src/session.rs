@@ -1,0 +1,145 @@
+//! Session rules: refresh-token rotation with a grace window and reuse detection, and the
+//! login attempt limits. The Directory Durable Object stores the state; this decides.
+
+/// What the store knows about a presented refresh token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RefreshTokenState {
+    pub expires_at_s: i64,
+    /// When it was spent (rotated), if it was.
+    pub used_at_s: Option<i64>,
+    /// Whether its session has been revoked (logout or theft).
+    pub session_revoked: bool,
+}
+
+/// What a refresh does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RefreshOutcome {
+    /// Spend the token and issue its successor.
+    Rotate,
+    /// Spent moments ago (another tab): answer with the same successor again.
+    ReplayWithinGrace,
+    /// Spent earlier: treat as theft, revoke the whole session (`refresh_token_reused`).
+    RevokeSession,
+    /// The session has ended (`session_revoked`).
+    SessionRevoked,
+    /// Expired (`refresh_token_invalid`).
+    Expired,
+}
+
+/// Decides a refresh. An unknown token is `refresh_token_invalid` before this is called.
+pub fn decide_refresh(t: RefreshTokenState, now_s: i64, grace_s: i64) -> RefreshOutcome {
+    if t.session_revoked {
+        return RefreshOutcome::SessionRevoked;
+    }
+    match t.used_at_s {
+        Some(used) if now_s - used <= grace_s => RefreshOutcome::ReplayWithinGrace,
+        Some(_) => RefreshOutcome::RevokeSession,
+        None if now_s >= t.expires_at_s => RefreshOutcome::Expired,
+        None => RefreshOutcome::Rotate,
+    }
+}
+
+/// The login-attempt window, in seconds.
+pub const LOGIN_WINDOW_S: i64 = 15 * 60;
+/// Failed logins allowed per email within the window.
+pub const MAX_FAILURES_PER_EMAIL: u32 = 10;
+/// Failed logins allowed per client address within the window.
+pub const MAX_FAILURES_PER_IP: u32 = 50;
+
+/// A fixed window of failures for one email or one address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FailureWindow {
+    pub count: u32,
+    pub window_start_s: i64,
+}
+
+impl FailureWindow {
+    /// Seconds until another attempt is allowed, when `limit` failures are already counted.
+    pub fn retry_after(&self, limit: u32, now_s: i64) -> Option<u64> {
+        let ends = self.window_start_s + LOGIN_WINDOW_S;
+        (self.count >= limit && now_s < ends).then(|| (ends - now_s) as u64)
+    }
+
+    /// The window after one more failure.
+    pub fn after_failure(prev: Option<FailureWindow>, now_s: i64) -> FailureWindow {
+        match prev {
+            Some(w) if now_s < w.window_start_s + LOGIN_WINDOW_S => FailureWindow {
+                count: w.count + 1,
+                ..w
+            },
+            _ => FailureWindow {
+                count: 1,
+                window_start_s: now_s,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_000_000;
+
+    fn fresh() -> RefreshTokenState {
+        RefreshTokenState {
+            expires_at_s: NOW + 100,
+            used_at_s: None,
+            session_revoked: false,
+        }
+    }
+
+    #[test]
+    fn rotation_grace_and_reuse() {
+        assert_eq!(decide_refresh(fresh(), NOW, 30), RefreshOutcome::Rotate);
+        let spent = RefreshTokenState {
+            used_at_s: Some(NOW - 30),
+            ..fresh()
+        };
+        assert_eq!(
+            decide_refresh(spent, NOW, 30),
+            RefreshOutcome::ReplayWithinGrace
+        );
+        let stolen = RefreshTokenState {
+            used_at_s: Some(NOW - 31),
+            ..fresh()
+        };
+        assert_eq!(
+            decide_refresh(stolen, NOW, 30),
+            RefreshOutcome::RevokeSession
+        );
+        let expired = RefreshTokenState {
+            expires_at_s: NOW,
+            ..fresh()
+        };
+        assert_eq!(decide_refresh(expired, NOW, 30), RefreshOutcome::Expired);
+        let ended = RefreshTokenState {
+            session_revoked: true,
+            ..spent
+        };
+        assert_eq!(
+            decide_refresh(ended, NOW, 30),
+            RefreshOutcome::SessionRevoked
+        );
+    }
+
+    #[test]
+    fn limits_trip_and_recover() {
+        let mut w = None;
+        for _ in 0..MAX_FAILURES_PER_EMAIL {
+            w = Some(FailureWindow::after_failure(w, NOW));
+        }
+        let w = w.unwrap();
+        assert_eq!(
+            w.retry_after(MAX_FAILURES_PER_EMAIL, NOW + 60),
+            Some((LOGIN_WINDOW_S - 60) as u64)
+        );
+        assert_eq!(
+            w.retry_after(MAX_FAILURES_PER_EMAIL, NOW + LOGIN_WINDOW_S),
+            None
+        );
+        assert_eq!(w.retry_after(MAX_FAILURES_PER_IP, NOW), None);
+        let next = FailureWindow::after_failure(Some(w), NOW + LOGIN_WINDOW_S);
+        assert_eq!(next.count, 1);
+    }
+}

@@ -1,0 +1,224 @@
+//! The worker's settings, parsed once per isolate from its vars and secrets.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+use crate::cors::AllowedOrigins;
+use crate::jwt::{ExternalIssuer, OwnIssuer, TrustConfig};
+use crate::policy::Policy;
+use crate::scope::{Role, ScopeSet};
+use crate::secret::Secret;
+
+/// Development relaxes defaults (open CORS, generous default scopes, inline HS256 secrets).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+/// Everything the worker reads from its environment, typed and checked.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub environment: Environment,
+    pub trust: TrustConfig,
+    pub access_ttl_s: i64,
+    pub refresh_ttl_s: i64,
+    pub refresh_grace_s: i64,
+    pub allowed_origins: AllowedOrigins,
+    pub default_user_scopes: ScopeSet,
+    pub default_user_tenants: BTreeMap<String, Role>,
+    /// `None`: the built-in echo origin answers.
+    pub origin_url: Option<String>,
+    pub forward_authorization: bool,
+    pub max_body_bytes: u64,
+    pub policy: Policy,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawIssuer {
+    iss: String,
+    audiences: Vec<String>,
+    jwks_url: Option<String>,
+    hs256_secret_binding: Option<String>,
+    hs256_secret: Option<String>,
+}
+
+fn number(get: &dyn Fn(&str) -> Option<String>, name: &str, default: i64) -> Result<i64, String> {
+    match get(name).filter(|v| !v.trim().is_empty()) {
+        None => Ok(default),
+        Some(v) => match v.trim().parse::<i64>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(format!("{name} must be a positive integer, not {v:?}")),
+        },
+    }
+}
+
+impl Settings {
+    /// Reads the settings through `var` (plain vars) and `secret` (secret bindings).
+    /// An error names the setting, so a misconfigured deployment says what to fix.
+    pub fn from_env(
+        var: &dyn Fn(&str) -> Option<String>,
+        secret: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Settings, String> {
+        let environment = match var("ENVIRONMENT").as_deref().map(str::trim) {
+            Some("development") | Some("dev") | Some("test") => Environment::Development,
+            _ => Environment::Production,
+        };
+        let dev = environment == Environment::Development;
+        let nonempty = |name: &str| var(name).filter(|v| !v.trim().is_empty());
+
+        let mut external = Vec::new();
+        if let Some(raw) = nonempty("EXTERNAL_ISSUERS") {
+            let list: Vec<RawIssuer> =
+                serde_json::from_str(&raw).map_err(|e| format!("EXTERNAL_ISSUERS: {e}"))?;
+            for i in list {
+                let hs256_secret = match (i.hs256_secret_binding, i.hs256_secret) {
+                    (Some(binding), _) => Some(Secret::new(secret(&binding).ok_or_else(|| {
+                        format!("EXTERNAL_ISSUERS: {}: secret binding {binding} is not set", i.iss)
+                    })?)),
+                    (None, Some(inline)) if dev => Some(Secret::new(inline)),
+                    (None, Some(_)) => {
+                        return Err(format!(
+                            "EXTERNAL_ISSUERS: {}: inline hs256_secret is for development only; use hs256_secret_binding",
+                            i.iss
+                        ))
+                    }
+                    (None, None) => None,
+                };
+                if i.jwks_url.is_none() && hs256_secret.is_none() {
+                    return Err(format!(
+                        "EXTERNAL_ISSUERS: {}: needs jwks_url or an HS256 secret",
+                        i.iss
+                    ));
+                }
+                if i.audiences.is_empty() {
+                    return Err(format!("EXTERNAL_ISSUERS: {}: audiences is empty", i.iss));
+                }
+                external.push(ExternalIssuer {
+                    iss: i.iss,
+                    audiences: i.audiences,
+                    jwks_url: i.jwks_url,
+                    hs256_secret,
+                });
+            }
+        }
+
+        let default_scopes = nonempty("DEFAULT_USER_SCOPES").unwrap_or_else(|| {
+            if dev {
+                "*".into()
+            } else {
+                String::new()
+            }
+        });
+        let default_user_scopes = ScopeSet::parse(&default_scopes)
+            .map_err(|e| format!("DEFAULT_USER_SCOPES: {}", e.message))?;
+        let default_tenants = nonempty("DEFAULT_USER_TENANTS").unwrap_or_else(|| {
+            if dev {
+                r#"{"demo":"admin"}"#.into()
+            } else {
+                "{}".into()
+            }
+        });
+        let default_user_tenants: BTreeMap<String, Role> =
+            serde_json::from_str(&default_tenants)
+                .map_err(|e| format!("DEFAULT_USER_TENANTS: {e}"))?;
+
+        let policy = match nonempty("POLICY") {
+            Some(p) => Policy::from_json(&p).map_err(|e| format!("POLICY: {e}"))?,
+            None => Policy::default_policy(),
+        };
+
+        Ok(Settings {
+            environment,
+            trust: TrustConfig {
+                own: OwnIssuer {
+                    iss: nonempty("ISSUER").unwrap_or_else(|| "edgeauth".into()),
+                    audience: nonempty("AUDIENCE").unwrap_or_else(|| "edgeauth".into()),
+                },
+                external,
+            },
+            access_ttl_s: number(var, "ACCESS_TTL_S", 3600)?,
+            refresh_ttl_s: number(var, "REFRESH_TTL_S", 7 * 24 * 3600)?,
+            refresh_grace_s: number(var, "REFRESH_GRACE_S", 30)?,
+            allowed_origins: AllowedOrigins::parse(&var("ALLOWED_ORIGINS").unwrap_or_else(|| {
+                if dev {
+                    "*".into()
+                } else {
+                    String::new()
+                }
+            })),
+            default_user_scopes,
+            default_user_tenants,
+            origin_url: nonempty("ORIGIN_URL").map(|u| u.trim().trim_end_matches('/').to_string()),
+            forward_authorization: matches!(
+                var("FORWARD_AUTHORIZATION").as_deref().map(str::trim),
+                Some("1") | Some("true") | Some("yes")
+            ),
+            max_body_bytes: number(var, "MAX_BODY_BYTES", 64 * 1024)? as u64,
+            policy,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |k| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+    fn no_secrets(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn production_defaults_are_closed() {
+        let s = Settings::from_env(&vars(&[]), &no_secrets).unwrap();
+        assert_eq!(s.environment, Environment::Production);
+        assert_eq!(s.allowed_origins, AllowedOrigins::List(vec![]));
+        assert!(s.default_user_tenants.is_empty());
+        assert_eq!(s.access_ttl_s, 3600);
+        assert_eq!(s.max_body_bytes, 65536);
+    }
+
+    #[test]
+    fn development_defaults_and_inline_secrets() {
+        let s = Settings::from_env(
+            &vars(&[
+                ("ENVIRONMENT", "development"),
+                (
+                    "EXTERNAL_ISSUERS",
+                    r#"[{"iss": "https://hs.test", "audiences": ["api"], "hs256_secret": "s"}]"#,
+                ),
+                ("ACCESS_TTL_S", "20"),
+            ]),
+            &no_secrets,
+        )
+        .unwrap();
+        assert_eq!(s.allowed_origins, AllowedOrigins::Any);
+        assert_eq!(s.default_user_tenants.get("demo"), Some(&Role::Admin));
+        assert_eq!(s.trust.external.len(), 1);
+        assert_eq!(s.access_ttl_s, 20);
+    }
+
+    #[test]
+    fn inline_secrets_are_refused_in_production_and_bad_numbers_named() {
+        let err = Settings::from_env(
+            &vars(&[(
+                "EXTERNAL_ISSUERS",
+                r#"[{"iss": "x", "audiences": ["a"], "hs256_secret": "s"}]"#,
+            )]),
+            &no_secrets,
+        )
+        .unwrap_err();
+        assert!(err.contains("development only"));
+        let err = Settings::from_env(&vars(&[("ACCESS_TTL_S", "soon")]), &no_secrets).unwrap_err();
+        assert!(err.contains("ACCESS_TTL_S"));
+    }
+}

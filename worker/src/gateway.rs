@@ -1,0 +1,221 @@
+//! The gateway: match the policy, authenticate, authorize, check the body and signature,
+//! then forward to the origin with the caller's identity attached.
+
+use edgeauth_core::authz::authorize;
+use edgeauth_core::credential::parse_authorization;
+use edgeauth_core::policy::Auth;
+use edgeauth_core::{ApiError, Reason};
+use worker::{Fetch, Headers, Method, Request, RequestInit, RequestRedirect, Response};
+
+use crate::app::Ctx;
+use crate::{authn, echo, signature};
+
+const IDENTITY_PREFIX: &str = "x-edgeauth-";
+
+pub async fn forward(mut req: Request, ctx: &Ctx) -> Result<Response, ApiError> {
+    let url = req.url().map_err(|_| ApiError::new(Reason::NoRoute))?;
+    let method = req.method();
+    let path = url.path().to_string();
+    let matched = ctx
+        .settings
+        .policy
+        .match_request(method.as_ref(), &path)
+        .ok_or_else(|| ApiError::new(Reason::NoRoute))?;
+    let route = matched.route;
+
+    // `?token=` is a credential only where the policy says so, and never reaches the origin there.
+    let raw_query = url.query().unwrap_or("");
+    let (query, query_token) = if route.query_token {
+        split_token(raw_query)
+    } else {
+        (raw_query.to_string(), None)
+    };
+    let target = match url.query() {
+        Some(q) => format!("{path}?{q}"),
+        None => path.clone(),
+    };
+
+    let mut identity_headers = Vec::new();
+    let mut credential = None;
+    if route.auth == Auth::Required {
+        let header = req.headers().get("authorization").ok().flatten();
+        let presented = match (header.as_deref(), query_token) {
+            (None, Some(token)) => token,
+            (h, _) => parse_authorization(h)?.to_string(),
+        };
+        let identity = authn::authenticate(ctx, &presented).await?;
+        let authorized = authorize(&identity, &matched, ctx.client_ip)?;
+        identity_headers = authorized.forward_headers();
+        credential = Some(presented);
+    }
+
+    let limit = route.max_body_bytes.unwrap_or(ctx.settings.max_body_bytes);
+    let body = read_body(&mut req, limit).await?;
+
+    if let Some(credential) = &credential {
+        signature::check(
+            ctx,
+            req.headers(),
+            route.signature,
+            credential,
+            method.as_ref(),
+            &target,
+            &body,
+        )
+        .await?;
+    }
+
+    let mut headers: Vec<(String, String)> = req
+        .headers()
+        .entries()
+        .filter(|(k, _)| {
+            let k = k.to_ascii_lowercase();
+            !k.starts_with(IDENTITY_PREFIX)
+                && k != "host"
+                && k != "content-length"
+                && (k != "authorization" || ctx.settings.forward_authorization)
+        })
+        .collect();
+    headers.extend(
+        identity_headers
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v)),
+    );
+
+    match &ctx.settings.origin_url {
+        None => Ok(echo::answer(
+            method.as_ref(),
+            &path,
+            &query,
+            &headers,
+            &body,
+        )),
+        Some(origin) => send(origin, method, &path, &query, &headers, body).await,
+    }
+}
+
+/// Splits `token` out of a query string, keeping the other parameters byte for byte.
+fn split_token(query: &str) -> (String, Option<String>) {
+    let mut token = None;
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .filter(|p| {
+            let (name, value) = p.split_once('=').unwrap_or((p, ""));
+            if name == "token" {
+                if token.is_none() {
+                    token = Some(percent_decode(value));
+                }
+                false
+            } else {
+                true
+            }
+        })
+        .collect();
+    (kept.join("&"), token)
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let decoded = match bytes[i] {
+            b'%' if i + 2 < bytes.len() => hex(bytes[i + 1])
+                .zip(hex(bytes[i + 2]))
+                .map(|(h, l)| h << 4 | l),
+            _ => None,
+        };
+        match decoded {
+            Some(b) => {
+                out.push(b);
+                i += 3;
+            }
+            None => {
+                out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Reads the body, refusing more than `limit` bytes (by `Content-Length` first, so a
+/// declared oversize body is never read).
+pub async fn read_body(req: &mut Request, limit: u64) -> Result<Vec<u8>, ApiError> {
+    let too_large = || {
+        ApiError::with_message(
+            Reason::PayloadTooLarge,
+            format!("the body is over {limit} bytes"),
+        )
+    };
+    if let Some(len) = req.headers().get("content-length").ok().flatten() {
+        if len
+            .trim()
+            .parse::<u64>()
+            .map(|n| n > limit)
+            .unwrap_or(false)
+        {
+            return Err(too_large());
+        }
+    }
+    if matches!(req.method(), Method::Get | Method::Head) {
+        return Ok(Vec::new());
+    }
+    let body = req
+        .bytes()
+        .await
+        .map_err(|_| ApiError::with_message(Reason::InvalidField, "body: could not be read"))?;
+    if body.len() as u64 > limit {
+        return Err(too_large());
+    }
+    Ok(body)
+}
+
+async fn send(
+    origin: &str,
+    method: Method,
+    path: &str,
+    query: &str,
+    headers: &[(String, String)],
+    body: Vec<u8>,
+) -> Result<Response, ApiError> {
+    let url = if query.is_empty() {
+        format!("{origin}{path}")
+    } else {
+        format!("{origin}{path}?{query}")
+    };
+    let h = Headers::new();
+    for (k, v) in headers {
+        let _ = h.append(k, v);
+    }
+    let mut init = RequestInit::new();
+    init.with_method(method.clone())
+        .with_headers(h)
+        .with_redirect(RequestRedirect::Manual);
+    if !body.is_empty() && !matches!(method, Method::Get | Method::Head) {
+        init.with_body(Some(js_sys::Uint8Array::from(body.as_slice()).into()));
+    }
+    let req =
+        Request::new_with_init(&url, &init).map_err(|_| ApiError::new(Reason::StoreUnavailable))?;
+    Fetch::Request(req).send().await.map_err(|e| {
+        worker::console_error!("edgeauth: origin did not answer: {e}");
+        ApiError::with_message(Reason::StoreUnavailable, "the origin did not answer")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_is_split_out_and_the_rest_kept() {
+        assert_eq!(
+            split_token("a=1&token=abc&b=2"),
+            ("a=1&b=2".into(), Some("abc".into()))
+        );
+        assert_eq!(split_token("token=x%2Ey"), ("".into(), Some("x.y".into())));
+        assert_eq!(split_token("tokens=1"), ("tokens=1".into(), None));
+    }
+}
