@@ -15,8 +15,10 @@ export { startEchoOrigin } from "./origin.mjs";
  *   signingKeys   the SIGNING_KEYS value; default: one fresh P-256 key
  *   assetsDir     what the ASSETS binding serves (default www/dist)
  *   echoLogs      also print workerd's output (default: env EDGEAUTH_TEST_LOGS=1)
+ *   persistDir    a directory to keep KV and Durable Object state in (kv/, do/), so
+ *                 that a test can read the stored bytes (after dispose)
  *
- * State (KV, Durable Objects) is in memory and new on every call.
+ * Without persistDir, state (KV, Durable Objects) is in memory and new on every call.
  * Returns { url, mf, logs, signingKeys, fetch, settleLogs, dispose }:
  *   url          "http://127.0.0.1:<port>" (no trailing slash)
  *   logs         workerd's stdout and stderr, one entry per line, in arrival order
@@ -31,6 +33,7 @@ export async function startWorker(options = {}) {
     signingKeys = await generateSigningKeys(`test-${randomBytes(4).toString("hex")}`),
     assetsDir,
     echoLogs = process.env.EDGEAUTH_TEST_LOGS === "1",
+    persistDir,
   } = options;
 
   const logs = [];
@@ -57,6 +60,7 @@ export async function startWorker(options = {}) {
       signingKeys,
       omitBindings,
       assetsDir,
+      persistDir,
       handleRuntimeStdio(stdout, stderr) {
         capture(stdout, "stdout");
         capture(stderr, "stderr");

@@ -264,7 +264,7 @@ pub async fn verify_signed_request<S: NonceStore>(
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
     use std::collections::HashMap;
     use std::future::Future;
@@ -272,7 +272,7 @@ pub(crate) mod tests {
     use std::task::{Context, Poll, Waker};
 
     /// Drives a future whose awaits are all ready at once (in-memory stores).
-    pub(crate) fn block_on<F: Future>(f: F) -> F::Output {
+    fn block_on<F: Future>(f: F) -> F::Output {
         let mut f = pin!(f);
         let mut cx = Context::from_waker(Waker::noop());
         loop {
@@ -349,6 +349,39 @@ pub(crate) mod tests {
             "fedcba9876543210fedcba9876543210",
         );
         assert_eq!(get.signature_hex(), NODE_GET_SIGNATURE);
+    }
+
+    // RFC 4231 test cases 3, 4, 5 and 7 for the MAC behind signatures
+    // (mac.rs checks cases 1, 2 and 6).
+    #[test]
+    fn hmac_sha256_matches_rfc_4231() {
+        let hex = |key: &[u8], data: &[u8]| hex_lower(&hs256(key, data));
+        assert_eq!(
+            hex(&[0xaa; 20], &[0xdd; 50]),
+            "773ea91e36800e46854db8ebd09181a72959098b3ef8c122d9635514ced565fe"
+        );
+        let key4: Vec<u8> = (1..=25).collect();
+        assert_eq!(
+            hex(&key4, &[0xcd; 50]),
+            "82558a389a443c0ea4cc819899f2083a85f0faa3e578f8077a2e3ff46729665b"
+        );
+        // Case 5 is a 128-bit truncation: edgeauth never accepts a truncated tag.
+        let full = hs256(&[0x0c; 20], b"Test With Truncation");
+        assert_eq!(hex_lower(&full[..16]), "a3b6167473100ee06e0c796c2955552b");
+        assert!(!hs256_verify(
+            &[0x0c; 20],
+            b"Test With Truncation",
+            &full[..16]
+        ));
+        assert!(hs256_verify(&[0x0c; 20], b"Test With Truncation", &full));
+        assert_eq!(
+            hex(
+                &[0xaa; 131],
+                b"This is a test using a larger than block-size key and a larger than block-size \
+                  data. The key needs to be hashed before being used by the HMAC algorithm."
+            ),
+            "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2"
+        );
     }
 
     #[test]
