@@ -46,6 +46,13 @@ pub const MAX_FAILURES_PER_EMAIL: u32 = 10;
 /// Failed logins allowed per client address within the window.
 pub const MAX_FAILURES_PER_IP: u32 = 50;
 
+/// Windows that started at or before this instant have ended: nothing they hold limits
+/// anyone any more, so the store may drop them (it would otherwise keep one row for every
+/// address ever sprayed).
+pub fn ended_window_cutoff(now_s: i64) -> i64 {
+    now_s - LOGIN_WINDOW_S
+}
+
 /// A fixed window of failures for one email or one address.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FailureWindow {
@@ -58,6 +65,22 @@ impl FailureWindow {
     pub fn retry_after(&self, limit: u32, now_s: i64) -> Option<u64> {
         let ends = self.window_start_s + LOGIN_WINDOW_S;
         (self.count >= limit && now_s < ends).then(|| (ends - now_s) as u64)
+    }
+
+    /// The window once an attempt that was counted when it began turns out to have
+    /// succeeded: the count goes back down (successful logins do not count). Attempts are
+    /// counted as failures when they begin, so that concurrent attempts cannot all pass
+    /// the check before any of them is recorded; `None` when there is nothing to undo.
+    pub fn after_success(prev: Option<FailureWindow>, now_s: i64) -> Option<FailureWindow> {
+        match prev {
+            Some(w) if w.count > 0 && now_s < w.window_start_s + LOGIN_WINDOW_S => {
+                Some(FailureWindow {
+                    count: w.count - 1,
+                    ..w
+                })
+            }
+            _ => None,
+        }
     }
 
     /// The window after one more failure.
@@ -141,5 +164,75 @@ mod tests {
         assert_eq!(w.retry_after(MAX_FAILURES_PER_IP, NOW), None);
         let next = FailureWindow::after_failure(Some(w), NOW + LOGIN_WINDOW_S);
         assert_eq!(next.count, 1);
+    }
+
+    #[test]
+    fn limits_recover_only_when_the_window_has_passed() {
+        let mut w = None;
+        for _ in 0..MAX_FAILURES_PER_EMAIL {
+            w = Some(FailureWindow::after_failure(w, NOW));
+        }
+        let w = w.unwrap();
+        // Still refused one second before the end, with Retry-After counting down to it.
+        assert_eq!(
+            w.retry_after(MAX_FAILURES_PER_EMAIL, NOW + LOGIN_WINDOW_S - 1),
+            Some(1)
+        );
+        assert_eq!(
+            w.retry_after(MAX_FAILURES_PER_EMAIL, NOW),
+            Some(LOGIN_WINDOW_S as u64)
+        );
+        // Failures spread over the window keep it anchored at the first one.
+        let later = FailureWindow::after_failure(Some(w), NOW + 600);
+        assert_eq!(later.window_start_s, NOW);
+        assert_eq!(
+            later.retry_after(MAX_FAILURES_PER_EMAIL, NOW + LOGIN_WINDOW_S),
+            None
+        );
+        // One below the limit is not limited.
+        let nine = FailureWindow {
+            count: MAX_FAILURES_PER_EMAIL - 1,
+            window_start_s: NOW,
+        };
+        assert_eq!(nine.retry_after(MAX_FAILURES_PER_EMAIL, NOW), None);
+    }
+
+    #[test]
+    fn ended_windows_limit_nobody() {
+        let w = FailureWindow {
+            count: u32::MAX,
+            window_start_s: ended_window_cutoff(NOW),
+        };
+        assert_eq!(w.retry_after(MAX_FAILURES_PER_EMAIL, NOW), None);
+        assert_eq!(FailureWindow::after_failure(Some(w), NOW).count, 1);
+        let live = FailureWindow {
+            window_start_s: ended_window_cutoff(NOW) + 1,
+            ..w
+        };
+        assert_eq!(live.retry_after(MAX_FAILURES_PER_EMAIL, NOW), Some(1));
+    }
+
+    #[test]
+    fn a_success_takes_back_its_reserved_attempt() {
+        let w = FailureWindow::after_failure(None, NOW);
+        let w = FailureWindow::after_failure(Some(w), NOW);
+        assert_eq!(
+            FailureWindow::after_success(Some(w), NOW + 1),
+            Some(FailureWindow {
+                count: 1,
+                window_start_s: NOW
+            })
+        );
+        assert_eq!(FailureWindow::after_success(None, NOW), None);
+        let empty = FailureWindow {
+            count: 0,
+            window_start_s: NOW,
+        };
+        assert_eq!(FailureWindow::after_success(Some(empty), NOW), None);
+        // A window that has ended has nothing left to undo.
+        assert_eq!(
+            FailureWindow::after_success(Some(w), NOW + LOGIN_WINDOW_S),
+            None
+        );
     }
 }

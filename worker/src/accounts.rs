@@ -35,11 +35,17 @@ fn user_of(v: &Value) -> Result<User, ApiError> {
         .ok_or_else(|| ApiError::new(Reason::StoreUnavailable))
 }
 
-/// The bearer credential's identity.
+/// The bearer credential's identity, for the worker's own endpoints. An API key's
+/// `allowed_ips` hold here too (403 `ip_denied`), as on the gateway: a key used from
+/// elsewhere may not even say who it is, let alone manage keys.
 pub async fn caller(req: &Request, ctx: &Ctx) -> Result<(Identity, String), ApiError> {
     let header = req.headers().get("authorization").ok().flatten();
     let credential = parse_authorization(header.as_deref())?.to_string();
-    Ok((authn::authenticate(ctx, &credential).await?, credential))
+    let identity = authn::authenticate(ctx, &credential).await?;
+    if !identity.allowed_ips.allows(ctx.client_ip) {
+        return Err(ApiError::new(Reason::IpDenied));
+    }
+    Ok((identity, credential))
 }
 
 pub async fn register(mut req: Request, ctx: &Ctx) -> Result<Response, ApiError> {
@@ -94,13 +100,8 @@ pub async fn login(mut req: Request, ctx: &Ctx) -> Result<Response, ApiError> {
             None
         }
     };
+    // `login_begin` already counted this attempt as a failure; `login_ok` takes it back.
     let Some((user, hash)) = matched else {
-        store::directory(
-            &ctx.env,
-            "login_failed",
-            json!({"email": r.email, "ip": ip, "now": now}),
-        )
-        .await?;
         return Err(ApiError::new(Reason::InvalidLogin));
     };
     let upgrade = match hash.needs_upgrade() {
@@ -113,7 +114,7 @@ pub async fn login(mut req: Request, ctx: &Ctx) -> Result<Response, ApiError> {
         &ctx.env,
         "login_ok",
         json!({
-            "email": r.email, "user_id": user.id, "session_id": session_id, "refresh_token": refresh_token,
+            "email": r.email, "ip": ip, "user_id": user.id, "session_id": session_id, "refresh_token": refresh_token,
             "refresh_expires_at": refresh_expires_at, "upgrade_password_hash": upgrade, "now": now,
         }),
     )
@@ -136,6 +137,14 @@ pub async fn refresh(mut req: Request, ctx: &Ctx) -> Result<Response, ApiError> 
         }),
     )
     .await?;
+    if v.get("reused").and_then(Value::as_bool) == Some(true) {
+        // A spent token presented after the grace window: the directory has revoked the
+        // session; its access tokens must fail in this isolate at once, not after a recheck.
+        if let Some(sid) = v.get("session_id").and_then(Value::as_str) {
+            authn::forget_session(sid, ctx.now_ms);
+        }
+        return Err(ApiError::new(Reason::RefreshTokenReused));
+    }
     let user = user_of(&v)?;
     let s = |k: &str| {
         v.get(k)
@@ -165,7 +174,7 @@ pub async fn logout(mut req: Request, ctx: &Ctx) -> Result<Response, ApiError> {
         ));
     };
     let extra: Option<LogoutBody> = body::optional_json(&mut req, ctx).await?;
-    store::directory(
+    let v = store::directory(
         &ctx.env,
         "logout",
         json!({
@@ -174,7 +183,18 @@ pub async fn logout(mut req: Request, ctx: &Ctx) -> Result<Response, ApiError> {
         }),
     )
     .await?;
+    // Every session that ended (this one, and the one a refresh token sent along named)
+    // is refused in this isolate at once.
     authn::forget_session(&sid, ctx.now_ms);
+    for ended in v
+        .get("ended_sessions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+    {
+        authn::forget_session(ended, ctx.now_ms);
+    }
     Ok(http::no_content())
 }
 

@@ -9,7 +9,7 @@ use edgeauth_core::credential::{credential_hash, generate_refresh_token};
 use edgeauth_core::device::{DevicePollOutcome, DeviceState, DeviceStatus};
 use edgeauth_core::mac::hs256;
 use edgeauth_core::session::{decide_refresh, FailureWindow, RefreshOutcome, RefreshTokenState};
-use edgeauth_core::session::{MAX_FAILURES_PER_EMAIL, MAX_FAILURES_PER_IP};
+use edgeauth_core::session::{ended_window_cutoff, MAX_FAILURES_PER_EMAIL, MAX_FAILURES_PER_IP};
 use edgeauth_core::{ApiError, Reason};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -34,6 +34,7 @@ CREATE TABLE IF NOT EXISTS refresh_tokens (
   hash TEXT PRIMARY KEY, session_id TEXT NOT NULL, expires_at INTEGER NOT NULL, used_at INTEGER);
 CREATE INDEX IF NOT EXISTS refresh_by_session ON refresh_tokens(session_id);
 CREATE TABLE IF NOT EXISTS login_failures (k TEXT PRIMARY KEY, count INTEGER NOT NULL, window_start INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS login_failures_by_start ON login_failures(window_start);
 CREATE TABLE IF NOT EXISTS api_keys (
   id TEXT PRIMARY KEY, user_id TEXT NOT NULL, hash TEXT NOT NULL, record TEXT NOT NULL, created_at INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS api_keys_by_user ON api_keys(user_id);
@@ -180,6 +181,18 @@ impl Directory {
 
     fn record_failure(&self, key: &str, now: i64) -> Result<()> {
         let w = FailureWindow::after_failure(self.failures(key)?, now);
+        self.store_window(key, w)
+    }
+
+    /// Takes back the attempt a successful login reserved in `login_begin`.
+    fn release_attempt(&self, key: &str, now: i64) -> Result<()> {
+        match FailureWindow::after_success(self.failures(key)?, now) {
+            Some(w) => self.store_window(key, w),
+            None => Ok(()),
+        }
+    }
+
+    fn store_window(&self, key: &str, w: FailureWindow) -> Result<()> {
         self.exec(
             "INSERT OR REPLACE INTO login_failures (k, count, window_start) VALUES (?, ?, ?)",
             vec![key.into(), (w.count as i64).into(), w.window_start_s.into()],
@@ -243,14 +256,27 @@ impl Directory {
             }
             "login_begin" => {
                 let (email, ip) = (s("email"), s("ip"));
-                for (key, limit) in [
+                let keys = [
                     (format!("email:{email}"), MAX_FAILURES_PER_EMAIL),
                     (format!("ip:{ip}"), MAX_FAILURES_PER_IP),
-                ] {
-                    if let Some(secs) = self.failures(&key)?.and_then(|w| w.retry_after(limit, now))
+                ];
+                // Ended windows limit nobody: drop them, so spraying addresses or emails
+                // cannot grow the table without bound (the index keeps this cheap).
+                self.exec(
+                    "DELETE FROM login_failures WHERE window_start <= ?",
+                    vec![ended_window_cutoff(now).into()],
+                )?;
+                for (key, limit) in &keys {
+                    if let Some(secs) = self.failures(key)?.and_then(|w| w.retry_after(*limit, now))
                     {
                         return refuse(ApiError::rate_limited(secs));
                     }
+                }
+                // The attempt counts as a failure from now on, before the password is
+                // checked: concurrent guesses cannot all pass the check above before any
+                // of them is recorded. `login_ok` takes it back.
+                for (key, _) in &keys {
+                    self.record_failure(key, now)?;
                 }
                 let user = self.user_by("email", &email)?;
                 ok(json!({
@@ -258,17 +284,14 @@ impl Directory {
                     "password_hash": user.map(|u| u.password_hash),
                 }))
             }
-            "login_failed" => {
-                self.record_failure(&format!("email:{}", s("email")), now)?;
-                self.record_failure(&format!("ip:{}", s("ip")), now)?;
-                ok(json!({}))
-            }
             "login_ok" => {
                 let user_id = s("user_id");
+                // A successful login clears its email's count and does not count for its address.
                 self.exec(
                     "DELETE FROM login_failures WHERE k = ?",
                     vec![format!("email:{}", s("email")).into()],
                 )?;
+                self.release_attempt(&format!("ip:{}", s("ip")), now)?;
                 if let Some(h) = a.get("upgrade_password_hash").and_then(Value::as_str) {
                     self.exec(
                         "UPDATE users SET password_hash = ? WHERE id = ?",
@@ -324,7 +347,9 @@ impl Directory {
                     RefreshOutcome::ReplayWithinGrace => {}
                     RefreshOutcome::RevokeSession => {
                         self.revoke_session(&row.session_id, now)?;
-                        return refuse(ApiError::new(Reason::RefreshTokenReused));
+                        // Not a refusal yet: the caller must first forget the session in
+                        // its isolate, so the session's access tokens fail there at once.
+                        return ok(json!({"reused": true, "session_id": row.session_id}));
                     }
                     RefreshOutcome::SessionRevoked => {
                         return refuse(ApiError::new(Reason::SessionRevoked))
@@ -351,7 +376,7 @@ impl Directory {
                 )
             }
             "logout" => {
-                self.revoke_session(&s("session_id"), now)?;
+                let mut ended = vec![s("session_id")];
                 // A refresh token sent along ends its own session too, if it is this user's.
                 if let Some(rt) = a.get("refresh_token").and_then(Value::as_str) {
                     #[derive(Deserialize)]
@@ -362,11 +387,13 @@ impl Directory {
                         "SELECT r.session_id FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id WHERE r.hash = ? AND s.user_id = ?",
                         vec![credential_hash(rt).into(), s("user_id").into()],
                     )?;
-                    for r in found {
-                        self.revoke_session(&r.session_id, now)?;
-                    }
+                    ended.extend(found.into_iter().map(|r| r.session_id));
                 }
-                ok(json!({}))
+                ended.dedup();
+                for sid in &ended {
+                    self.revoke_session(sid, now)?;
+                }
+                ok(json!({"ended_sessions": ended}))
             }
             "session_status" => {
                 #[derive(Deserialize)]

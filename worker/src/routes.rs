@@ -61,6 +61,10 @@ pub async fn dispatch(req: Request, ctx: &Ctx, path: &str) -> Result<Response, A
             Method::Delete => keys::revoke(req, ctx, id).await,
             _ => Err(ApiError::method_not_allowed(&["GET", "DELETE"])),
         },
-        _ => Err(ApiError::with_message(Reason::NotFound, "no such endpoint")),
+        // An unknown path is an unknown route (as on the gateway), not an unknown object.
+        _ => Err(ApiError::with_message(
+            Reason::NoRoute,
+            "no such endpoint of the worker's own",
+        )),
     }
 }
