@@ -27,6 +27,9 @@ pub struct Settings {
     pub allowed_origins: AllowedOrigins,
     pub default_user_scopes: ScopeSet,
     pub default_user_tenants: BTreeMap<String, Role>,
+    /// `TENANT_ADMINS`: tenant → emails that are its admins from registration on
+    /// (how an operator seeds a tenant's first admin).
+    pub tenant_admins: BTreeMap<String, Vec<String>>,
     /// `None`: the built-in echo origin answers.
     pub origin_url: Option<String>,
     pub forward_authorization: bool,
@@ -55,6 +58,17 @@ fn number(get: &dyn Fn(&str) -> Option<String>, name: &str, default: i64) -> Res
 }
 
 impl Settings {
+    /// The tenant roles a newly registered user starts with.
+    pub fn initial_tenants(&self, email: &str) -> BTreeMap<String, Role> {
+        let mut tenants = self.default_user_tenants.clone();
+        for (tenant, admins) in &self.tenant_admins {
+            if admins.iter().any(|a| a == email) {
+                tenants.insert(tenant.clone(), Role::Admin);
+            }
+        }
+        tenants
+    }
+
     /// Reads the settings through `var` (plain vars) and `secret` (secret bindings).
     /// An error names the setting, so a misconfigured deployment says what to fix.
     pub fn from_env(
@@ -124,6 +138,15 @@ impl Settings {
             serde_json::from_str(&default_tenants)
                 .map_err(|e| format!("DEFAULT_USER_TENANTS: {e}"))?;
 
+        let tenant_admins: BTreeMap<String, Vec<String>> = match nonempty("TENANT_ADMINS") {
+            Some(raw) => serde_json::from_str::<BTreeMap<String, Vec<String>>>(&raw)
+                .map_err(|e| format!("TENANT_ADMINS: {e}"))?
+                .into_iter()
+                .map(|(t, emails)| (t, emails.iter().map(|e| e.trim().to_lowercase()).collect()))
+                .collect(),
+            None => BTreeMap::new(),
+        };
+
         let policy = match nonempty("POLICY") {
             Some(p) => Policy::from_json(&p).map_err(|e| format!("POLICY: {e}"))?,
             None => Policy::default_policy(),
@@ -150,6 +173,7 @@ impl Settings {
             })),
             default_user_scopes,
             default_user_tenants,
+            tenant_admins,
             origin_url: nonempty("ORIGIN_URL").map(|u| u.trim().trim_end_matches('/').to_string()),
             forward_authorization: matches!(
                 var("FORWARD_AUTHORIZATION").as_deref().map(str::trim),
@@ -205,6 +229,20 @@ mod tests {
         assert_eq!(s.default_user_tenants.get("demo"), Some(&Role::Admin));
         assert_eq!(s.trust.external.len(), 1);
         assert_eq!(s.access_ttl_s, 20);
+    }
+
+    #[test]
+    fn tenant_admins_seed_first_admins() {
+        let s = Settings::from_env(
+            &vars(&[("TENANT_ADMINS", r#"{"acme": ["Ops@Acme.test"]}"#)]),
+            &no_secrets,
+        )
+        .unwrap();
+        assert_eq!(
+            s.initial_tenants("ops@acme.test").get("acme"),
+            Some(&Role::Admin)
+        );
+        assert!(s.initial_tenants("dev@acme.test").is_empty());
     }
 
     #[test]

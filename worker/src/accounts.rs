@@ -61,7 +61,7 @@ pub async fn register(mut req: Request, ctx: &Ctx) -> Result<Response, ApiError>
             "name": r.name,
             "password_hash": hash.encode(),
             "scopes": ctx.settings.default_user_scopes.to_space_separated(),
-            "tenants": ctx.settings.default_user_tenants,
+            "tenants": ctx.settings.initial_tenants(&r.email),
             "now": ctx.now_s(),
         }),
     )

@@ -81,7 +81,10 @@ async fn route(req: Request, ctx: &Ctx) -> Result<Response, ApiError> {
             .set("cache-control", "public, max-age=300");
         return Ok(resp);
     }
-    if path.starts_with("/v1/auth/") || path == "/v1/api-keys" || path.starts_with("/v1/api-keys/")
+    if path.starts_with("/v1/auth/")
+        || path == "/v1/api-keys"
+        || path.starts_with("/v1/api-keys/")
+        || path.starts_with("/v1/tenants/")
     {
         return routes::dispatch(req, ctx, &path).await;
     }

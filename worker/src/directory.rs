@@ -409,6 +409,29 @@ impl Directory {
                 ok(json!({"active": row.is_some_and(|r| r.revoked_at.is_none())}))
             }
             "user" => ok(json!({"user": self.user_by("id", &s("user_id"))?.map(|u| u.user())})),
+            "set_tenant_role" => {
+                let Some(row) = self.user_by("email", &s("email"))? else {
+                    return refuse(ApiError::with_message(
+                        Reason::NotFound,
+                        "no user has this email",
+                    ));
+                };
+                let mut user = row.user();
+                match a.get("role").and_then(Value::as_str) {
+                    Some(role) => user
+                        .tenants
+                        .insert(s("tenant"), Value::String(role.to_string())),
+                    None => user.tenants.remove(&s("tenant")),
+                };
+                self.exec(
+                    "UPDATE users SET tenants = ? WHERE id = ?",
+                    vec![
+                        Value::Object(user.tenants.clone()).to_string().into(),
+                        user.id.clone().into(),
+                    ],
+                )?;
+                ok(json!({"user": user.public()}))
+            }
             "key_create" => {
                 self.exec(
                     "INSERT INTO api_keys (id, user_id, hash, record, created_at) VALUES (?, ?, ?, ?, ?)",

@@ -19,6 +19,7 @@ mod password;
 mod routes;
 mod signature;
 mod store;
+mod tenants;
 mod tokens;
 
 pub use directory::Directory;

@@ -5,7 +5,7 @@ use edgeauth_core::{ApiError, Reason};
 use worker::{Method, Request, Response};
 
 use crate::app::{allow, Ctx};
-use crate::{accounts, device, keys};
+use crate::{accounts, device, keys, tenants};
 
 pub async fn dispatch(req: Request, ctx: &Ctx, path: &str) -> Result<Response, ApiError> {
     let segments: Vec<&str> = path
@@ -50,6 +50,10 @@ pub async fn dispatch(req: Request, ctx: &Ctx, path: &str) -> Result<Response, A
         ["v1", "auth", "device", "lookup"] => {
             allow(&req, &[Method::Get], &["GET"])?;
             device::lookup(req, ctx).await
+        }
+        ["v1", "tenants", tenant, "members"] => {
+            allow(&req, &[Method::Put], &["PUT"])?;
+            tenants::set_member(req, ctx, tenant).await
         }
         ["v1", "api-keys"] => match req.method() {
             Method::Get => keys::list(req, ctx).await,
