@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Builds what the worker serves: the worker (worker/build/), the SDK
-# (sdk-wasm/pkg/) and the console (www/dist/). Never downloads anything:
+# (sdk-wasm/pkg/) and the console (www/dist/); and the CLI
+# (target/debug/edgeauth, which tests/cli*.test.mjs run). Never downloads anything:
 # worker-build is pointed at the wasm-bindgen, esbuild and wasm-opt installed
 # by scripts/setup.sh.
-#   scripts/build.sh [--force] [worker] [sdk] [console]    (default: all three)
+#   scripts/build.sh [--force] [worker] [sdk] [console] [cli]    (default: all four)
 # EDGEAUTH_NO_WASM_OPT=1 skips wasm-opt (-Oz: 12% smaller wasm, ~20 s with
 # npm binaryen on 2 cores) for a quicker edit-build loop.
 set -euo pipefail
@@ -17,11 +18,11 @@ PARTS=()
 for arg in "$@"; do
   case "$arg" in
     --force) FORCE=1 ;;
-    worker | sdk | console) PARTS+=("$arg") ;;
-    *) echo "usage: scripts/build.sh [--force] [worker] [sdk] [console]" >&2; exit 2 ;;
+    worker | sdk | console | cli) PARTS+=("$arg") ;;
+    *) echo "usage: scripts/build.sh [--force] [worker] [sdk] [console] [cli]" >&2; exit 2 ;;
   esac
 done
-(( ${#PARTS[@]} )) || PARTS=(worker sdk console)
+(( ${#PARTS[@]} )) || PARTS=(worker sdk console cli)
 
 say() { printf 'build: %-8s %s\n' "$1" "$2"; }
 
@@ -70,21 +71,77 @@ build_worker() {
   say worker "built in $((SECONDS - start))s: $out/index.js, $(wc -c <"$out/index_bg.wasm") bytes of wasm"
 }
 
-# HOOK (SDK): build the npm package `edgeauth-sdk` from sdk-wasm/ into
-# sdk-wasm/pkg/ (wasm-bindgen's web and Node builds, types, package.json).
-# Skip when unchanged, as build_worker does.
+# The npm package `edgeauth-sdk` from sdk-wasm/ into sdk-wasm/pkg/
+# (sdk-wasm/build.sh: cargo, the pinned wasm-bindgen, wasm-opt, sdk-wasm/npm/).
+# `npm pack sdk-wasm/pkg` makes the tarball users install.
 build_sdk() {
-  say sdk "nothing to build yet (hook: build_sdk in scripts/build.sh)"
+  local out="sdk-wasm/pkg" stamp hash start
+  stamp="$out/.source-hash"
+  hash="$(source_hash Cargo.toml Cargo.lock core sdk-wasm scripts/build.sh)"
+  if (( ! FORCE )) && [[ -f "$out/edgeauth_sdk_bg.wasm" && -f "$stamp" && "$(cat "$stamp")" == "$hash" ]]; then
+    say sdk "up to date ($out/)"
+    return
+  fi
+  start=$SECONDS
+  WASM_BINDGEN_BIN="$(local_tool "$(command -v wasm-bindgen || echo wasm-bindgen)" "run scripts/setup.sh")" \
+  WASM_OPT_BIN="$(local_tool "$ROOT/node_modules/.bin/wasm-opt" "run scripts/setup.sh")" \
+    bash sdk-wasm/build.sh
+  printf '%s\n' "$hash" >"$stamp"
+  say sdk "built in $((SECONDS - start))s: $out/"
 }
 
-# HOOK (console): build the console from www/ into www/dist/, which the
-# ASSETS binding serves under /console/ (it depends on the SDK's web build).
-# Until then www/dist/ is a copy of www/.
+# The console: www/ as it is (plain ES modules and CSS, no bundler) plus the
+# SDK's web build, into www/dist/console/. Workers static assets look a URL
+# path up as it is, so /console/x is served from www/dist/console/x (the dev
+# and test ASSETS service in scripts/miniflare-options.mjs does the same).
+# The console imports the SDK from js/sdk.js, written here to re-export the
+# package's browser entry, so that it follows the package's own layout.
 build_console() {
+  local pkg="sdk-wasm/pkg" out="www/dist/console" start=$SECONDS
+  if [[ ! -f "$pkg/package.json" ]]; then
+    echo "build: console: $pkg/ is missing: build the SDK first (scripts/build.sh sdk)" >&2
+    exit 1
+  fi
+  # The package's browser entry, then the files a browser may load: the
+  # package's `files` but for the Node entry, types and docs.
+  local listed=()
+  mapfile -t listed < <(node -e '
+    const pkg = require(process.argv[1]);
+    const root = pkg.exports?.["."] ?? {};
+    const entry = root.browser ?? root.default ?? pkg.module;
+    if (typeof entry !== "string") throw new Error("edgeauth-sdk: no browser entry in package.json");
+    const clean = (f) => f.replace(/^\.\//, "");
+    console.log(clean(entry));
+    for (const f of pkg.files ?? []) {
+      if (/\.(m?js|wasm)$/.test(f) && clean(f) !== clean(root.node ?? "")) console.log(clean(f));
+    }
+  ' "$ROOT/$pkg/package.json")
+  local entry="${listed[0]:-}" file
+  [[ -n "$entry" ]] || { echo "build: console: no browser entry in $pkg/package.json" >&2; exit 1; }
+
   rm -rf www/dist
-  mkdir -p www/dist
-  find www -mindepth 1 -maxdepth 1 -not -name dist -exec cp -R {} www/dist/ \;
-  say console "copied www/ to www/dist/ ($(find www/dist -type f | wc -l) files)"
+  mkdir -p "$out/sdk"
+  cp www/*.html www/*.css www/*.svg "$out/"
+  cp -R www/js "$out/js"
+  for file in "${listed[@]:1}"; do
+    cp "$pkg/$file" "$out/sdk/$file"
+  done
+  [[ -f "$out/sdk/$entry" ]] || { echo "build: console: $pkg/$entry is missing" >&2; exit 1; }
+  cat >"$out/js/sdk.js" <<EOF
+// Written by scripts/build.sh: the SDK's web build (edgeauth-sdk $(node -p 'require(process.argv[1]).version' "$ROOT/$pkg/package.json")), the console's only client.
+export { EdgeAuthClient, EdgeAuthError, signRequest, decodeToken } from "../sdk/$entry";
+EOF
+  say console "built in $((SECONDS - start))s: $out/ ($(find "$out" -type f | wc -l) files, SDK entry sdk/$entry)"
+}
+
+# The `edgeauth` CLI from cli/: a debug build (it shares the compiled
+# dependencies of `cargo test`; the workspace's release profile is tuned for
+# wasm size), honouring CARGO_TARGET_DIR. Users install it with
+# `cargo install --path cli`. cargo is incremental: no source hash needed.
+build_cli() {
+  local start=$SECONDS
+  cargo build --locked -p edgeauth-cli
+  say cli "built in $((SECONDS - start))s: ${CARGO_TARGET_DIR:-target}/debug/edgeauth"
 }
 
 for part in "${PARTS[@]}"; do

@@ -27,7 +27,9 @@ impl BaseUrl {
             return Err(bad());
         }
         if raw.contains(['?', '#']) {
-            return Err(invalid(format!("baseUrl: {raw:?} must not have a query or fragment")));
+            return Err(invalid(format!(
+                "baseUrl: {raw:?} must not have a query or fragment"
+            )));
         }
         let rest = &raw[scheme_end + 3..];
         let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
@@ -84,15 +86,29 @@ mod tests {
     #[test]
     fn splits_origin_and_prefix() {
         let b = BaseUrl::parse("https://Auth.Example.com/").unwrap();
-        assert_eq!(b.endpoint("/v1/auth/token"), "https://auth.example.com/v1/auth/token");
+        assert_eq!(
+            b.endpoint("/v1/auth/token"),
+            "https://auth.example.com/v1/auth/token"
+        );
         let b = BaseUrl::parse(" http://127.0.0.1:8787/edge/ ").unwrap();
-        assert_eq!(b.endpoint("/v1/auth/token"), "http://127.0.0.1:8787/edge/v1/auth/token");
+        assert_eq!(
+            b.endpoint("/v1/auth/token"),
+            "http://127.0.0.1:8787/edge/v1/auth/token"
+        );
         assert_eq!(b.target_of(&b.endpoint("/api/x?y=1")), "/edge/api/x?y=1");
     }
 
     #[test]
     fn refuses_what_is_not_a_base_url() {
-        for bad in ["", "auth.example.com", "ftp://x", "https://", "https:///x", "https://x/?a", "https://u@x"] {
+        for bad in [
+            "",
+            "auth.example.com",
+            "ftp://x",
+            "https://",
+            "https:///x",
+            "https://x/?a",
+            "https://u@x",
+        ] {
             let e = BaseUrl::parse(bad).unwrap_err();
             assert_eq!(e.reason, "invalid_field", "{bad}");
         }
@@ -101,12 +117,19 @@ mod tests {
     #[test]
     fn resolves_paths_and_urls_under_the_base_only() {
         let b = BaseUrl::parse("https://auth.example.com/edge").unwrap();
-        assert_eq!(b.resolve("/api/me").unwrap(), "https://auth.example.com/edge/api/me");
         assert_eq!(
-            b.resolve("https://AUTH.example.com/edge/api/me?x=1").unwrap(),
+            b.resolve("/api/me").unwrap(),
+            "https://auth.example.com/edge/api/me"
+        );
+        assert_eq!(
+            b.resolve("https://AUTH.example.com/edge/api/me?x=1")
+                .unwrap(),
             "https://auth.example.com/edge/api/me?x=1"
         );
-        assert_eq!(b.resolve("https://auth.example.com/edge").unwrap(), "https://auth.example.com/edge");
+        assert_eq!(
+            b.resolve("https://auth.example.com/edge").unwrap(),
+            "https://auth.example.com/edge"
+        );
         for other in [
             "https://evil.example/edge/api",
             "https://auth.example.com.evil/edge/api",

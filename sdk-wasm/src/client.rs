@@ -67,7 +67,10 @@ struct Call {
 impl Call {
     fn json(method: &str, url: String, body: Option<String>) -> Call {
         let (headers, body) = match body {
-            Some(text) => (vec![("content-type", "application/json".to_string())], Body::Text(text)),
+            Some(text) => (
+                vec![("content-type", "application/json".to_string())],
+                Body::Text(text),
+            ),
             None => (Vec::new(), Body::Empty),
         };
         Call {
@@ -125,13 +128,21 @@ impl<P: Platform, S: SessionStore> Client<P, S> {
 
     /// `POST /v1/auth/register`; answers the worker's JSON (`{user}`). Does not sign in.
     pub async fn register(&self, body_json: String) -> Result<String, SdkError> {
-        let call = Call::json("POST", self.base.endpoint("/v1/auth/register"), Some(body_json));
+        let call = Call::json(
+            "POST",
+            self.base.endpoint("/v1/auth/register"),
+            Some(body_json),
+        );
         self.json_answer(self.send_plain(&call).await?).await
     }
 
     /// `POST /v1/auth/token`; stores the session and answers the worker's JSON.
     pub async fn login(&self, body_json: String) -> Result<String, SdkError> {
-        let call = Call::json("POST", self.base.endpoint("/v1/auth/token"), Some(body_json));
+        let call = Call::json(
+            "POST",
+            self.base.endpoint("/v1/auth/token"),
+            Some(body_json),
+        );
         let text = self.json_answer(self.send_plain(&call).await?).await?;
         let session = Session::from_json(&text)?;
         self.save(&session, SessionEvent::SignedIn).await;
@@ -141,7 +152,10 @@ impl<P: Platform, S: SessionStore> Client<P, S> {
     /// Rotates the session now (sharing a refresh already in flight).
     pub async fn refresh(&self) -> Result<String, SdkError> {
         let Some(session) = self.load().await else {
-            return Err(SdkError::local(Reason::MissingCredential, "not signed in: nothing to refresh"));
+            return Err(SdkError::local(
+                Reason::MissingCredential,
+                "not signed in: nothing to refresh",
+            ));
         };
         Ok(self.refresh_from(&session).await?.to_json())
     }
@@ -166,8 +180,13 @@ impl<P: Platform, S: SessionStore> Client<P, S> {
         };
         let body = json!({ "refresh_token": session.refresh_token.expose() }).to_string();
         let mut call = Call::json("POST", self.base.endpoint("/v1/auth/logout"), Some(body));
-        call.headers.push(("authorization", format!("Bearer {}", session.token.expose())));
-        self.json_answer(self.send_plain(&call).await?).await.map(drop)
+        call.headers.push((
+            "authorization",
+            format!("Bearer {}", session.token.expose()),
+        ));
+        self.json_answer(self.send_plain(&call).await?)
+            .await
+            .map(drop)
     }
 
     /// `GET /v1/auth/whoami`.
@@ -177,7 +196,8 @@ impl<P: Platform, S: SessionStore> Client<P, S> {
 
     /// `POST /v1/api-keys`; the answer holds the whole key, once.
     pub async fn create_api_key(&self, body_json: String) -> Result<String, SdkError> {
-        self.authed_json("POST", "/v1/api-keys", Some(body_json)).await
+        self.authed_json("POST", "/v1/api-keys", Some(body_json))
+            .await
     }
 
     /// `GET /v1/api-keys` (`{keys: [...]}`).
@@ -187,7 +207,8 @@ impl<P: Platform, S: SessionStore> Client<P, S> {
 
     /// `GET /v1/api-keys/{id}`.
     pub async fn get_api_key(&self, id: &str) -> Result<String, SdkError> {
-        self.authed_json("GET", &format!("/v1/api-keys/{}", path_segment(id)), None).await
+        self.authed_json("GET", &format!("/v1/api-keys/{}", path_segment(id)), None)
+            .await
     }
 
     /// `DELETE /v1/api-keys/{id}`.
@@ -198,7 +219,11 @@ impl<P: Platform, S: SessionStore> Client<P, S> {
 
     /// Sends a request with the bearer attached (refreshed when < 5 min
     /// remain), signed when asked, and hands back the answer whatever its status.
-    pub async fn fetch(&self, request: FetchRequest, init: Option<&P::Init>) -> Result<P::Answer, SdkError> {
+    pub async fn fetch(
+        &self,
+        request: FetchRequest,
+        init: Option<&P::Init>,
+    ) -> Result<P::Answer, SdkError> {
         let call = Call {
             method: request.method,
             url: self.base.resolve(&request.input)?,
@@ -221,12 +246,28 @@ impl<P: Platform, S: SessionStore> Client<P, S> {
     }
 
     /// Signs a request with this client's credential and its corrected clock.
-    pub async fn sign(&self, method: &str, target: &str, body: &[u8]) -> Result<[(&'static str, String); 3], SdkError> {
+    pub async fn sign(
+        &self,
+        method: &str,
+        target: &str,
+        body: &[u8],
+    ) -> Result<[(&'static str, String); 3], SdkError> {
         let Some(bearer) = self.bearer().await? else {
-            return Err(SdkError::local(Reason::MissingCredential, "not signed in: nothing to sign with"));
+            return Err(SdkError::local(
+                Reason::MissingCredential,
+                "not signed in: nothing to sign with",
+            ));
         };
         let timestamp = u64::try_from(self.server_now_ms()).unwrap_or(0);
-        Ok(signing::sign(bearer.credential(), method, target, body, timestamp, &crate::signature::random_nonce()?).headers())
+        Ok(signing::sign(
+            bearer.credential(),
+            method,
+            target,
+            body,
+            timestamp,
+            &crate::signature::random_nonce()?,
+        )
+        .headers())
     }
 
     /// Re-reads the store (another tab wrote it) and tells listeners if the session changed.
@@ -237,7 +278,11 @@ impl<P: Platform, S: SessionStore> Client<P, S> {
     // ---- the session in the store -----------------------------------------------------
 
     async fn load(&self) -> Option<Session> {
-        let session = self.store.load().await.and_then(|text| Session::from_json(&text).ok());
+        let session = self
+            .store
+            .load()
+            .await
+            .and_then(|text| Session::from_json(&text).ok());
         self.announce(session.as_ref(), None);
         session
     }
@@ -252,7 +297,11 @@ impl<P: Platform, S: SessionStore> Client<P, S> {
     /// whatever is stored when `only_if` is `None`.
     async fn forget(&self, only_if: Option<&Session>) {
         if let Some(expected) = only_if {
-            let current = self.store.load().await.and_then(|t| Session::from_json(&t).ok());
+            let current = self
+                .store
+                .load()
+                .await
+                .and_then(|t| Session::from_json(&t).ok());
             if current.is_some_and(|c| c != *expected) {
                 return;
             }
@@ -265,7 +314,12 @@ impl<P: Platform, S: SessionStore> Client<P, S> {
     /// name their event; changes found in the store (another tab) are inferred.
     fn announce(&self, session: Option<&Session>, event: Option<SessionEvent>) {
         let now = session.map(|s| {
-            let user = s.user.get("id").and_then(|v| v.as_str()).unwrap_or("").to_string();
+            let user = s
+                .user
+                .get("id")
+                .and_then(|v| v.as_str())
+                .unwrap_or("")
+                .to_string();
             (s.token.clone(), user)
         });
         let inferred = {
@@ -324,7 +378,10 @@ impl<P: Platform, S: SessionStore> Client<P, S> {
     async fn refresh_exclusively(&self, stale_refresh_token: Secret) -> Result<Session, SdkError> {
         let _lock = self.store.lock().await;
         let Some(current) = self.load().await else {
-            return Err(SdkError::local(Reason::SessionRevoked, "signed out (in another tab or window)"));
+            return Err(SdkError::local(
+                Reason::SessionRevoked,
+                "signed out (in another tab or window)",
+            ));
         };
         if current.refresh_token != stale_refresh_token {
             return Ok(current);
@@ -359,7 +416,11 @@ impl<P: Platform, S: SessionStore> Client<P, S> {
         self.exchange(&out, None).await
     }
 
-    async fn exchange(&self, out: &Outgoing, init: Option<&P::Init>) -> Result<P::Answer, SdkError> {
+    async fn exchange(
+        &self,
+        out: &Outgoing,
+        init: Option<&P::Init>,
+    ) -> Result<P::Answer, SdkError> {
         let answer = self.platform.send(out, init).await?;
         if let Some(date) = answer.header("date") {
             self.clock.observe(&date, self.platform.now_ms());
@@ -367,14 +428,23 @@ impl<P: Platform, S: SessionStore> Client<P, S> {
         Ok(answer)
     }
 
-    async fn authed_json(&self, method: &str, path: &str, body: Option<String>) -> Result<String, SdkError> {
+    async fn authed_json(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<String>,
+    ) -> Result<String, SdkError> {
         let call = Call::json(method, self.base.endpoint(path), body);
         let answer = self.send_authed(&call, None).await?;
         self.json_answer(answer).await
     }
 
     /// Sends with the bearer, and handles the 401s a client can do something about.
-    async fn send_authed(&self, call: &Call, init: Option<&P::Init>) -> Result<P::Answer, SdkError> {
+    async fn send_authed(
+        &self,
+        call: &Call,
+        init: Option<&P::Init>,
+    ) -> Result<P::Answer, SdkError> {
         let mut bearer = self.bearer().await?;
         let mut sign = call.sign;
         let (mut refreshed, mut reclocked, mut resigned) = (false, false, false);
@@ -400,7 +470,9 @@ impl<P: Platform, S: SessionStore> Client<P, S> {
                     bearer = Some(Bearer::Session(self.refresh_from(&session).await?));
                 }
                 // The answer's `Date` has just corrected the clock: sign again.
-                (Some(Reason::TimestampOutOfWindow), _) if retry && sign && !reclocked => reclocked = true,
+                (Some(Reason::TimestampOutOfWindow), _) if retry && sign && !reclocked => {
+                    reclocked = true
+                }
                 (Some(Reason::SignatureMissing), _)
                     if retry && !sign && !resigned && call.body.signable().is_some() =>
                 {
@@ -412,7 +484,12 @@ impl<P: Platform, S: SessionStore> Client<P, S> {
         }
     }
 
-    fn outgoing(&self, call: &Call, bearer: Option<&Bearer>, sign: bool) -> Result<Outgoing, SdkError> {
+    fn outgoing(
+        &self,
+        call: &Call,
+        bearer: Option<&Bearer>,
+        sign: bool,
+    ) -> Result<Outgoing, SdkError> {
         let mut headers = call.headers.clone();
         if let Some(bearer) = bearer {
             headers.push(("authorization", format!("Bearer {}", bearer.credential())));
@@ -426,7 +503,14 @@ impl<P: Platform, S: SessionStore> Client<P, S> {
                 let target = self.platform.request_target(&call.url);
                 let timestamp = u64::try_from(self.server_now_ms()).unwrap_or(0);
                 let nonce = crate::signature::random_nonce()?;
-                let signed = signing::sign(bearer.credential(), &call.method, &target, body, timestamp, &nonce);
+                let signed = signing::sign(
+                    bearer.credential(),
+                    &call.method,
+                    &target,
+                    body,
+                    timestamp,
+                    &nonce,
+                );
                 headers.extend(signed.headers());
             }
         }

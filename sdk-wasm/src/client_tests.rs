@@ -29,7 +29,10 @@ struct Seen {
 
 impl Seen {
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -120,7 +123,9 @@ impl FakeServer {
         let n = self.counter.get() + 1;
         self.counter.set(n);
         let exp = self.now_ms.get() / 1000 + self.access_ttl_s.get();
-        let token = jwt(&format!(r#"{{"sub":"u1","sid":"s1","jti":"j{n}","exp":{exp},"scope":"*"}}"#));
+        let token = jwt(&format!(
+            r#"{{"sub":"u1","sid":"s1","jti":"j{n}","exp":{exp},"scope":"*"}}"#
+        ));
         self.access.borrow_mut().insert(token.clone(), exp);
         let refresh = format!("ea_rt_{n:0>40}");
         *self.live_refresh.borrow_mut() = Some(refresh.clone());
@@ -136,12 +141,20 @@ impl FakeServer {
 
     /// The credential check of a protected route, in SPEC's order.
     fn check_bearer(&self, seen: &Seen) -> Result<String, Reason> {
-        let auth = seen.header("authorization").ok_or(Reason::MissingCredential)?;
-        let token = auth.strip_prefix("Bearer ").ok_or(Reason::MalformedCredential)?;
+        let auth = seen
+            .header("authorization")
+            .ok_or(Reason::MissingCredential)?;
+        let token = auth
+            .strip_prefix("Bearer ")
+            .ok_or(Reason::MalformedCredential)?;
         if token.starts_with("ea_live_") {
             return Ok(token.to_string());
         }
-        let exp = *self.access.borrow().get(token).ok_or(Reason::BadTokenSignature)?;
+        let exp = *self
+            .access
+            .borrow()
+            .get(token)
+            .ok_or(Reason::BadTokenSignature)?;
         if self.now_ms.get() / 1000 >= exp {
             return Err(Reason::TokenExpired);
         }
@@ -159,7 +172,11 @@ impl FakeServer {
         )
         .map_err(|e| e.reason)?;
         let Some(headers) = headers else {
-            return if required { Err(Reason::SignatureMissing) } else { Ok(()) };
+            return if required {
+                Err(Reason::SignatureMissing)
+            } else {
+                Ok(())
+            };
         };
         let now = u64::try_from(self.now_ms.get()).unwrap_or(0);
         signing::check_window(headers.timestamp_ms(), now).map_err(|e| e.reason)?;
@@ -219,13 +236,19 @@ impl FakeServer {
                     Ok(c) => c,
                     Err(r) => return refusal(r),
                 };
-                if let Err(r) = self.check_signature(seen, &credential, path.starts_with("/api/signed/")) {
+                if let Err(r) =
+                    self.check_signature(seen, &credential, path.starts_with("/api/signed/"))
+                {
                     return refusal(r);
                 }
                 match (seen.method.as_str(), path) {
-                    ("GET", "/v1/auth/whoami") => (200, json!({"kind": "user", "subject": "u1"}).to_string()),
+                    ("GET", "/v1/auth/whoami") => {
+                        (200, json!({"kind": "user", "subject": "u1"}).to_string())
+                    }
                     ("GET", "/v1/api-keys") => (200, json!({"keys": []}).to_string()),
-                    ("POST", "/v1/api-keys") => (201, json!({"id": "k1", "key": "ea_live_x"}).to_string()),
+                    ("POST", "/v1/api-keys") => {
+                        (201, json!({"id": "k1", "key": "ea_live_x"}).to_string())
+                    }
                     ("DELETE", _) => (204, String::new()),
                     _ => (200, json!({"path": path}).to_string()),
                 }
@@ -255,12 +278,19 @@ impl Platform for Tab {
         let seen = Seen {
             method: out.method.clone(),
             path,
-            headers: out.headers.iter().map(|(n, v)| (n.to_string(), v.clone())).collect(),
+            headers: out
+                .headers
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.clone()))
+                .collect(),
             body: out.body.clone(),
         };
         server.log.borrow_mut().push(seen.clone());
         let (status, body) = server.handle(&seen);
-        let mut headers = vec![("Date".to_string(), time::imf_fixdate(server.now_ms.get() / 1000))];
+        let mut headers = vec![(
+            "Date".to_string(),
+            time::imf_fixdate(server.now_ms.get() / 1000),
+        )];
         if let Ok(e) = serde_json::from_str::<Value>(&body) {
             if let Some(reason) = e["error"]["reason"].as_str() {
                 headers.push((
@@ -269,7 +299,11 @@ impl Platform for Tab {
                 ));
             }
         }
-        Ok(Reply { status, headers, body })
+        Ok(Reply {
+            status,
+            headers,
+            body,
+        })
     }
 
     fn now_ms(&self) -> i64 {
@@ -380,18 +414,30 @@ fn login_stores_the_session_and_requests_carry_it() {
     let server = FakeServer::new();
     let c = client(&server);
     let answer: Value = serde_json::from_str(&block_on(c.login(LOGIN.into())).unwrap()).unwrap();
-    assert!(answer["refresh_token"].as_str().unwrap().starts_with("ea_rt_"));
-    assert_eq!(*c.platform().events.borrow(), vec![(SessionEvent::SignedIn, true)]);
+    assert!(answer["refresh_token"]
+        .as_str()
+        .unwrap()
+        .starts_with("ea_rt_"));
+    assert_eq!(
+        *c.platform().events.borrow(),
+        vec![(SessionEvent::SignedIn, true)]
+    );
 
     let who: Value = serde_json::from_str(&block_on(c.whoami()).unwrap()).unwrap();
     assert_eq!(who["kind"], "user");
     let seen = server.last("/v1/auth/whoami");
-    assert_eq!(bearer_of(&seen), format!("Bearer {}", answer["token"].as_str().unwrap()));
+    assert_eq!(
+        bearer_of(&seen),
+        format!("Bearer {}", answer["token"].as_str().unwrap())
+    );
 
     let res = block_on(c.fetch(get("/api/scans/dashboard?x=1"), None)).unwrap();
     assert_eq!(res.status, 200);
     assert_eq!(server.count("POST", "/v1/auth/refresh"), 0);
-    assert!(server.last("/api/scans/dashboard?x=1").header("x-cli-signature").is_none());
+    assert!(server
+        .last("/api/scans/dashboard?x=1")
+        .header("x-cli-signature")
+        .is_none());
 }
 
 #[test]
@@ -399,7 +445,10 @@ fn wrong_password_is_an_error_with_the_contract_words() {
     let server = FakeServer::new();
     let c = client(&server);
     let e = block_on(c.login(r#"{"email":"a@example.com","password":"nope"}"#.into())).unwrap_err();
-    assert_eq!((e.status, e.code.as_str(), e.reason.as_str()), (401, "UNAUTHORIZED", "invalid_login"));
+    assert_eq!(
+        (e.status, e.code.as_str(), e.reason.as_str()),
+        (401, "UNAUTHORIZED", "invalid_login")
+    );
     assert!(block_on(c.session()).is_none());
     assert!(c.platform().events.borrow().is_empty());
 }
@@ -416,17 +465,30 @@ fn twenty_concurrent_fetches_near_expiry_share_one_refresh() {
         .map(|i| Box::pin(c.fetch(get(&format!("/api/me?i={i}")), None)) as Fetched<'_>)
         .collect();
     let results = run_all(calls);
-    assert!(results.iter().all(|r| r.as_ref().is_ok_and(|a| a.status == 200)));
+    assert!(results
+        .iter()
+        .all(|r| r.as_ref().is_ok_and(|a| a.status == 200)));
     assert_eq!(server.count("POST", "/v1/auth/refresh"), 1);
     let fresh = block_on(c.session()).unwrap();
     assert_ne!(fresh, old);
-    let new_bearer = format!("Bearer {}", serde_json::from_str::<Value>(&fresh).unwrap()["token"].as_str().unwrap());
+    let new_bearer = format!(
+        "Bearer {}",
+        serde_json::from_str::<Value>(&fresh).unwrap()["token"]
+            .as_str()
+            .unwrap()
+    );
     for i in 0..20 {
-        assert_eq!(bearer_of(&server.last(&format!("/api/me?i={i}"))), new_bearer);
+        assert_eq!(
+            bearer_of(&server.last(&format!("/api/me?i={i}"))),
+            new_bearer
+        );
     }
     assert_eq!(
         *c.platform().events.borrow(),
-        vec![(SessionEvent::SignedIn, true), (SessionEvent::Refreshed, true)]
+        vec![
+            (SessionEvent::SignedIn, true),
+            (SessionEvent::Refreshed, true)
+        ]
     );
 }
 
@@ -450,13 +512,22 @@ fn short_lived_tokens_still_refresh_once_for_a_burst() {
 fn refresh_decisions_use_the_servers_clock() {
     let server = FakeServer::new();
     // The local clock is 2 hours slow: by its own reckoning the token never nears expiry.
-    let c = Client::new(tab(&server, -2 * 3600 * 1000), MemoryStore::default(), options()).unwrap();
+    let c = Client::new(
+        tab(&server, -2 * 3600 * 1000),
+        MemoryStore::default(),
+        options(),
+    )
+    .unwrap();
     block_on(c.login(LOGIN.into())).unwrap();
     server.advance(56 * 60 * 1000);
     let res = block_on(c.fetch(get("/api/me"), None)).unwrap();
     assert_eq!(res.status, 200);
     assert_eq!(server.count("POST", "/v1/auth/refresh"), 1);
-    assert_eq!(server.count("GET", "/api/me"), 1, "refreshed before, not after a 401");
+    assert_eq!(
+        server.count("GET", "/api/me"),
+        1,
+        "refreshed before, not after a 401"
+    );
 }
 
 #[test]
@@ -491,7 +562,10 @@ fn session_revoked_signs_out_but_a_network_failure_does_not() {
     let e = block_on(c.whoami()).unwrap_err();
     assert_eq!(e.reason(), Some(Reason::SessionRevoked));
     assert!(block_on(c.session()).is_none(), "signed out");
-    assert_eq!(c.platform().events.borrow().last(), Some(&(SessionEvent::SignedOut, false)));
+    assert_eq!(
+        c.platform().events.borrow().last(),
+        Some(&(SessionEvent::SignedOut, false))
+    );
     // Signed out: requests go without a bearer.
     let e = block_on(c.whoami()).unwrap_err();
     assert_eq!(e.reason(), Some(Reason::MissingCredential));
@@ -525,7 +599,10 @@ fn a_refused_refresh_signs_out() {
     block_on(c.login(LOGIN.into())).unwrap();
     // Someone else spent our refresh token (it was stolen).
     let rt = server.live_refresh.borrow().clone().unwrap();
-    server.spent_refresh.borrow_mut().insert(rt, (server.now_ms.get(), String::new()));
+    server
+        .spent_refresh
+        .borrow_mut()
+        .insert(rt, (server.now_ms.get(), String::new()));
     server.advance(59 * 60 * 1000);
     let e = block_on(c.fetch(get("/api/me"), None)).unwrap_err();
     assert_eq!(e.reason(), Some(Reason::RefreshTokenReused));
@@ -554,7 +631,10 @@ fn two_tabs_never_present_a_spent_refresh_token(with_lock: bool) {
     let b = Client::new(tab(&server, 0), store.clone(), options()).unwrap();
     block_on(a.login(LOGIN.into())).unwrap();
     assert!(block_on(b.session()).is_some(), "b sees a's login");
-    assert_eq!(*b.platform().events.borrow(), vec![(SessionEvent::SignedIn, true)]);
+    assert_eq!(
+        *b.platform().events.borrow(),
+        vec![(SessionEvent::SignedIn, true)]
+    );
 
     server.advance(57 * 60 * 1000);
     // Both tabs fetch at once near expiry; then each again.
@@ -570,18 +650,27 @@ fn two_tabs_never_present_a_spent_refresh_token(with_lock: bool) {
     assert!(!server.revoked.get(), "no reuse was detected");
     // Without a lock both tabs may present the token at the same moment, which
     // the grace window absorbs; with one, the second tab finds it rotated.
-    assert_eq!(server.count("POST", "/v1/auth/refresh"), if with_lock { 1 } else { 2 });
+    assert_eq!(
+        server.count("POST", "/v1/auth/refresh"),
+        if with_lock { 1 } else { 2 }
+    );
 
     // B refreshes explicitly; A, holding nothing stale, follows.
     block_on(b.refresh()).unwrap();
     block_on(a.sync());
-    assert_eq!(a.platform().events.borrow().last(), Some(&(SessionEvent::Refreshed, true)));
+    assert_eq!(
+        a.platform().events.borrow().last(),
+        Some(&(SessionEvent::Refreshed, true))
+    );
     assert_eq!(block_on(a.fetch(get("/api/a3"), None)).unwrap().status, 200);
 
     // A logs out: B hears of it on its next look at the store.
     block_on(a.logout()).unwrap();
     block_on(b.sync());
-    assert_eq!(b.platform().events.borrow().last(), Some(&(SessionEvent::SignedOut, false)));
+    assert_eq!(
+        b.platform().events.borrow().last(),
+        Some(&(SessionEvent::SignedOut, false))
+    );
 }
 
 #[test]
@@ -604,7 +693,12 @@ fn a_stale_tab_adopts_the_session_another_tab_refreshed() {
 fn signing_uses_the_servers_clock_and_retries_a_stale_timestamp_once() {
     let server = FakeServer::new();
     // A laptop whose clock is ten minutes fast.
-    let c = Client::new(tab(&server, 10 * 60 * 1000), MemoryStore::default(), options()).unwrap();
+    let c = Client::new(
+        tab(&server, 10 * 60 * 1000),
+        MemoryStore::default(),
+        options(),
+    )
+    .unwrap();
     block_on(c.login(LOGIN.into())).unwrap();
     let offset = c.clock_offset_ms();
     assert!((-600_000..=-599_000).contains(&offset), "{offset}");
@@ -622,13 +716,19 @@ fn the_first_signed_request_of_a_wrong_clock_is_retried_with_the_corrected_time(
     let server = FakeServer::new();
     // An API key: no login answer has taught the clock yet.
     let mut opts = options();
-    opts.api_key = Some(Secret::new("ea_live_0123456789abcdefghijABCDEFGHIJ0123456789".into()));
+    opts.api_key = Some(Secret::new(
+        "ea_live_0123456789abcdefghijABCDEFGHIJ0123456789".into(),
+    ));
     let c = Client::new(tab(&server, 10 * 60 * 1000), MemoryStore::default(), opts).unwrap();
     let res = block_on(c.fetch(post("/api/signed/x", "{}", Some(true)), None)).unwrap();
     assert_eq!(res.status, 200, "{}", res.body);
     assert_eq!(server.count("POST", "/api/signed/x"), 2);
     let log = server.log.borrow();
-    assert_ne!(log[0].header("x-cli-nonce"), log[1].header("x-cli-nonce"), "a fresh nonce");
+    assert_ne!(
+        log[0].header("x-cli-nonce"),
+        log[1].header("x-cli-nonce"),
+        "a fresh nonce"
+    );
 }
 
 #[test]
@@ -646,7 +746,10 @@ fn a_route_that_requires_a_signature_gets_one_on_retry() {
     // And asking to sign it is the caller's mistake.
     let mut req = post("/api/signed/z", "", Some(true));
     req.body = Body::Opaque { replayable: true };
-    assert_eq!(block_on(c.fetch(req, None)).unwrap_err().reason, "invalid_field");
+    assert_eq!(
+        block_on(c.fetch(req, None)).unwrap_err().reason,
+        "invalid_field"
+    );
 }
 
 #[test]
@@ -657,10 +760,19 @@ fn logout_tells_the_worker_and_forgets_the_session() {
     let session: Value = serde_json::from_str(&block_on(c.session()).unwrap()).unwrap();
     block_on(c.logout()).unwrap();
     let seen = server.last("/v1/auth/logout");
-    assert_eq!(bearer_of(&seen), format!("Bearer {}", session["token"].as_str().unwrap()));
-    assert_eq!(seen.body, Body::Text(json!({"refresh_token": session["refresh_token"]}).to_string()));
+    assert_eq!(
+        bearer_of(&seen),
+        format!("Bearer {}", session["token"].as_str().unwrap())
+    );
+    assert_eq!(
+        seen.body,
+        Body::Text(json!({"refresh_token": session["refresh_token"]}).to_string())
+    );
     assert!(block_on(c.session()).is_none());
-    assert_eq!(c.platform().events.borrow().last(), Some(&(SessionEvent::SignedOut, false)));
+    assert_eq!(
+        c.platform().events.borrow().last(),
+        Some(&(SessionEvent::SignedOut, false))
+    );
     // Logging out twice is fine, and logging out a revoked session too.
     block_on(c.logout()).unwrap();
     block_on(c.login(LOGIN.into())).unwrap();
@@ -674,10 +786,15 @@ fn api_keys_go_through_the_session() {
     let server = FakeServer::new();
     let c = client(&server);
     block_on(c.login(LOGIN.into())).unwrap();
-    let created: Value =
-        serde_json::from_str(&block_on(c.create_api_key(r#"{"name":"CI","scopes":["scans:read"]}"#.into())).unwrap()).unwrap();
+    let created: Value = serde_json::from_str(
+        &block_on(c.create_api_key(r#"{"name":"CI","scopes":["scans:read"]}"#.into())).unwrap(),
+    )
+    .unwrap();
     assert_eq!(created["id"], "k1");
-    assert_eq!(server.last("/v1/api-keys").header("content-type"), Some("application/json"));
+    assert_eq!(
+        server.last("/v1/api-keys").header("content-type"),
+        Some("application/json")
+    );
     let listed: Value = serde_json::from_str(&block_on(c.list_api_keys()).unwrap()).unwrap();
     assert_eq!(listed["keys"], json!([]));
     block_on(c.revoke_api_key("k1/../x")).unwrap();
@@ -704,18 +821,34 @@ fn fetch_refuses_to_send_the_credential_elsewhere() {
     let e = block_on(c.fetch(get("https://evil.example/api/me"), None)).unwrap_err();
     assert_eq!(e.reason, "invalid_field");
     assert_eq!(server.log.borrow().len(), 1, "nothing was sent");
-    assert_eq!(block_on(c.fetch(get(&format!("{BASE}/api/me")), None)).unwrap().status, 200);
+    assert_eq!(
+        block_on(c.fetch(get(&format!("{BASE}/api/me")), None))
+            .unwrap()
+            .status,
+        200
+    );
 }
 
 #[test]
 fn client_bound_signing_uses_the_session_token() {
     let server = FakeServer::new();
-    let c = Client::new(tab(&server, 10 * 60 * 1000), MemoryStore::default(), options()).unwrap();
-    assert_eq!(block_on(c.sign("POST", "/x", b"")).unwrap_err().reason, "missing_credential");
+    let c = Client::new(
+        tab(&server, 10 * 60 * 1000),
+        MemoryStore::default(),
+        options(),
+    )
+    .unwrap();
+    assert_eq!(
+        block_on(c.sign("POST", "/x", b"")).unwrap_err().reason,
+        "missing_credential"
+    );
     block_on(c.login(LOGIN.into())).unwrap();
     let headers = block_on(c.sign("POST", "/api/signed/q", b"{}")).unwrap();
     let ts: i64 = headers[1].1.parse().unwrap();
-    assert!((ts - server.now_ms.get()).abs() < 2_000, "signed with the server's time");
+    assert!(
+        (ts - server.now_ms.get()).abs() < 2_000,
+        "signed with the server's time"
+    );
 }
 
 #[test]

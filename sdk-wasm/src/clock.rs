@@ -4,7 +4,7 @@ use std::cell::Cell;
 
 /// `Date` has whole seconds and the answer spent some time in flight, so an
 /// observation within this distance of the current offset says nothing new.
-const TOLERANCE_MS: i64 = 1_500;
+const TOLERANCE_MS: u64 = 1_500;
 
 /// Offset (server minus local, in ms) learned from the worker's `Date`
 /// headers. Zero until an answer shows a clock off by more than the
@@ -21,8 +21,11 @@ impl ServerClock {
             return;
         };
         // The server's clock was somewhere in [Date, Date + 1 s): take the middle.
-        let observed = server_s.saturating_mul(1000) + 500 - local_ms;
-        if (observed - self.offset_ms.get()).abs() > TOLERANCE_MS {
+        let observed = server_s
+            .saturating_mul(1000)
+            .saturating_add(500)
+            .saturating_sub(local_ms);
+        if observed.saturating_sub(self.offset_ms.get()).unsigned_abs() > TOLERANCE_MS {
             self.offset_ms.set(observed);
         }
     }

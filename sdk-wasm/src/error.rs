@@ -113,7 +113,11 @@ impl SdkError {
 
 impl std::fmt::Display for SdkError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {} ({}): {}", self.status, self.code, self.reason, self.message)
+        write!(
+            f,
+            "{} {} ({}): {}",
+            self.status, self.code, self.reason, self.message
+        )
     }
 }
 
@@ -167,7 +171,10 @@ mod tests {
     #[test]
     fn local_errors_use_the_contract_words() {
         let e = SdkError::local(Reason::MissingCredential, "not signed in");
-        assert_eq!((e.status, e.code.as_str(), e.reason.as_str()), (401, "UNAUTHORIZED", "missing_credential"));
+        assert_eq!(
+            (e.status, e.code.as_str(), e.reason.as_str()),
+            (401, "UNAUTHORIZED", "missing_credential")
+        );
         assert!(e.ends_session());
     }
 

@@ -159,7 +159,10 @@ pub(crate) mod tests {
                 }
             }
             if !pending {
-                return out.into_iter().map(|v| v.expect("every future finished")).collect();
+                return out
+                    .into_iter()
+                    .map(|v| v.expect("every future finished"))
+                    .collect();
             }
         }
         panic!("futures did not finish");

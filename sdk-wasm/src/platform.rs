@@ -16,7 +16,9 @@ pub enum Body {
     Bytes(Vec<u8>),
     /// A body only the platform can send (a `FormData`, a `Blob`, a stream):
     /// it cannot be signed; `replayable` says whether it can be sent twice.
-    Opaque { replayable: bool },
+    Opaque {
+        replayable: bool,
+    },
 }
 
 impl Body {
@@ -86,7 +88,11 @@ pub trait Platform {
     type Init;
 
     /// Sends the request. No answer at all is `Err` with code `NETWORK`.
-    async fn send(&self, out: &Outgoing, init: Option<&Self::Init>) -> Result<Self::Answer, SdkError>;
+    async fn send(
+        &self,
+        out: &Outgoing,
+        init: Option<&Self::Init>,
+    ) -> Result<Self::Answer, SdkError>;
     /// The local clock, Unix ms.
     fn now_ms(&self) -> i64;
     /// The request target (pathname plus `?query`) of `url` as it goes on the

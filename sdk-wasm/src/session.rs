@@ -32,10 +32,16 @@ impl Session {
     /// Reads a `/token` or `/refresh` answer (or a stored session, which has the same shape).
     pub fn from_json(text: &str) -> Result<Session, SdkError> {
         let s: Session = serde_json::from_str(text).map_err(|e| {
-            SdkError::bad_response(200, format!("the session answer is not in the contract's shape: {e}"))
+            SdkError::bad_response(
+                200,
+                format!("the session answer is not in the contract's shape: {e}"),
+            )
         })?;
         if s.token.is_empty() || s.refresh_token.is_empty() {
-            return Err(SdkError::bad_response(200, "the session answer has an empty token"));
+            return Err(SdkError::bad_response(
+                200,
+                "the session answer has an empty token",
+            ));
         }
         Ok(s)
     }
@@ -62,7 +68,7 @@ impl Session {
     /// server's time `server_now_ms`.
     pub fn needs_refresh(&self, server_now_ms: i64) -> bool {
         self.expires_at_ms()
-            .is_some_and(|exp| exp - server_now_ms < REFRESH_MARGIN_MS)
+            .is_some_and(|exp| exp.saturating_sub(server_now_ms) < REFRESH_MARGIN_MS)
     }
 
     /// Whether the access token is past its `exp` at the server's time.

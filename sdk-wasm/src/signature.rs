@@ -22,7 +22,7 @@ const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
 
 /// Reads a caller-given timestamp (ms); fractions, negatives and non-numbers are refused.
 pub fn timestamp_from_js_number(ms: f64) -> Result<u64, SdkError> {
-    if ms.is_finite() && ms >= 0.0 && ms <= MAX_SAFE_INTEGER && ms.fract() == 0.0 {
+    if (0.0..=MAX_SAFE_INTEGER).contains(&ms) && ms.fract() == 0.0 {
         // In range and whole, so the conversion is exact.
         Ok(ms as u64)
     } else {
@@ -60,7 +60,9 @@ mod tests {
         let b = random_nonce().unwrap();
         assert_ne!(a, b);
         assert_eq!(a.len(), 32);
-        assert!(a.bytes().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert!(a
+            .bytes()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
     }
 
     // The vector core checks against seed 002's Node function (core/src/signing.rs).
@@ -75,14 +77,26 @@ mod tests {
             Some("0123456789abcdef0123456789abcdef".into()),
         )
         .unwrap();
-        assert_eq!(h[0], ("x-cli-signature", "6f1a620ba2ef1e0ba75fac81c39a242215cae7f70352687c467af9b580f768ba".into()));
+        assert_eq!(
+            h[0],
+            (
+                "x-cli-signature",
+                "6f1a620ba2ef1e0ba75fac81c39a242215cae7f70352687c467af9b580f768ba".into()
+            )
+        );
         assert_eq!(h[1], ("x-cli-timestamp", "1700000000000".into()));
-        assert_eq!(h[2], ("x-cli-nonce", "0123456789abcdef0123456789abcdef".into()));
+        assert_eq!(
+            h[2],
+            ("x-cli-nonce", "0123456789abcdef0123456789abcdef".into())
+        );
     }
 
     #[test]
     fn timestamps_must_be_whole_milliseconds() {
-        assert_eq!(timestamp_from_js_number(1_700_000_000_000.0).unwrap(), 1_700_000_000_000);
+        assert_eq!(
+            timestamp_from_js_number(1_700_000_000_000.0).unwrap(),
+            1_700_000_000_000
+        );
         for bad in [-1.0, 1.5, f64::NAN, f64::INFINITY, 1e300] {
             assert!(timestamp_from_js_number(bad).is_err(), "{bad}");
         }

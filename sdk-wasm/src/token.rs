@@ -75,12 +75,18 @@ pub(crate) mod tests {
     /// A JWT-shaped string with this payload (the signature is not checked here).
     pub(crate) fn jwt(payload: &str) -> String {
         let enc = |s: &str| URL_SAFE_NO_PAD.encode(s);
-        format!("{}.{}.c2ln", enc(r#"{"alg":"ES256","kid":"k1"}"#), enc(payload))
+        format!(
+            "{}.{}.c2ln",
+            enc(r#"{"alg":"ES256","kid":"k1"}"#),
+            enc(payload)
+        )
     }
 
     #[test]
     fn returns_the_claims_as_they_are_plus_scopes() {
-        let t = jwt(r#"{"sub":"u1","exp":1700000000,"scope":"scans:read  drifts:*","tenants":{"demo":"admin"}}"#);
+        let t = jwt(
+            r#"{"sub":"u1","exp":1700000000,"scope":"scans:read  drifts:*","tenants":{"demo":"admin"}}"#,
+        );
         let c = decode_token(&t).unwrap();
         assert_eq!(c["sub"], "u1");
         assert_eq!(c["exp"], 1_700_000_000);

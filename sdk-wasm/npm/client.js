@@ -1,0 +1,285 @@
+// The public API of edgeauth-sdk over the wasm engine (src/wasm.rs). Every
+// decision (refresh, single-flight, clock offset, signing, error mapping) is
+// made in Rust; this file adapts JS values, storage and listeners to it.
+import {
+  Engine,
+  signRequest as signWithEngine,
+  decodeToken as decodeWithEngine,
+} from "./edgeauth_sdk.js";
+
+/** The one error class the SDK throws: SPEC's `status`, `code`, `reason`, `message`. */
+export class EdgeAuthError extends Error {
+  constructor({ status, code, reason, message }) {
+    super(message);
+    this.name = "EdgeAuthError";
+    this.status = status;
+    this.code = code;
+    this.reason = reason;
+  }
+}
+
+// The engine rejects with plain {status, code, reason, message} objects.
+function lift(raw) {
+  if (raw && typeof raw === "object" && !(raw instanceof Error) && typeof raw.code === "string") {
+    if (raw.code === "ABORTED") return new DOMException(raw.message, "AbortError");
+    return new EdgeAuthError(raw);
+  }
+  return raw;
+}
+
+async function settle(promise) {
+  try {
+    return await promise;
+  } catch (raw) {
+    throw lift(raw);
+  }
+}
+
+function attempt(run) {
+  try {
+    return run();
+  } catch (raw) {
+    throw lift(raw);
+  }
+}
+
+const parse = (text) => (text === undefined ? undefined : JSON.parse(text));
+
+function invalidField(message) {
+  return new EdgeAuthError({ status: 400, code: "BAD_REQUEST", reason: "invalid_field", message });
+}
+
+const encoder = new TextEncoder();
+
+// What signRequest hashes: text as UTF-8, bytes as they are, nothing as "";
+// any other value as JSON.stringify(value), as seed 002's Node example does.
+function bodyBytes(body) {
+  if (body === undefined || body === null) return new Uint8Array(0);
+  if (typeof body === "string") return encoder.encode(body);
+  if (body instanceof ArrayBuffer) return new Uint8Array(body);
+  if (ArrayBuffer.isView(body)) return new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
+  return encoder.encode(JSON.stringify(body) ?? "");
+}
+
+// client.fetch bodies, as the engine's kinds: 0 none, 1 text, 2 bytes,
+// 3 another body fetch can send twice (Blob, FormData, URLSearchParams), 4 a stream.
+function classifyBody(body) {
+  if (body === undefined || body === null) return [0, undefined];
+  if (typeof body === "string") return [1, body];
+  if (body instanceof ArrayBuffer || ArrayBuffer.isView(body)) return [2, bodyBytes(body)];
+  if (typeof ReadableStream === "function" && body instanceof ReadableStream) return [4, undefined];
+  return [3, undefined];
+}
+
+function storageAdapter(store, key, shared) {
+  const adapter = {
+    load: () => store.getItem(key),
+    save: (value) => (value === undefined ? store.removeItem(key) : store.setItem(key, value)),
+  };
+  const locks = globalThis.navigator?.locks;
+  if (shared && locks) {
+    // One refresh at a time across the tabs of this origin. If the lock cannot
+    // be had in time, refreshing anyway is safe: the worker's grace window
+    // answers two tabs that present the same refresh token at once.
+    adapter.lock = () =>
+      new Promise((granted) => {
+        locks
+          .request(`edgeauth:${key}`, { signal: AbortSignal.timeout(10_000) }, () => new Promise(granted))
+          .catch(() => granted(() => {}));
+      });
+  } else if (typeof store.lock === "function") {
+    adapter.lock = () => store.lock(key);
+  }
+  if (shared && typeof globalThis.addEventListener === "function") {
+    adapter.subscribe = (onChange) => {
+      const listener = (event) => {
+        if (event.key === key || event.key === null) onChange();
+      };
+      globalThis.addEventListener("storage", listener);
+      return () => globalThis.removeEventListener("storage", listener);
+    };
+  }
+  return adapter;
+}
+
+function resolveStorage(storage, key) {
+  if (storage === undefined || storage === "memory") return undefined;
+  if (storage === "localStorage") {
+    const local = globalThis.localStorage;
+    if (!local) throw invalidField('storage: "localStorage" is not available here; use it in a browser');
+    return storageAdapter(local, key, true);
+  }
+  if (storage && typeof storage.getItem === "function" && typeof storage.setItem === "function" && typeof storage.removeItem === "function") {
+    return storageAdapter(storage, key, storage === globalThis.localStorage);
+  }
+  throw invalidField('storage: "memory", "localStorage", or an object with getItem, setItem and removeItem');
+}
+
+export class EdgeAuthClient {
+  #engine;
+  #listeners = new Set();
+  #unsubscribe;
+
+  /**
+   * @param {{baseUrl: string, storage?: "memory" | "localStorage" | object, storageKey?: string,
+   *          fetch?: typeof fetch, apiKey?: string, sign?: boolean}} options
+   */
+  constructor(options = {}) {
+    const { baseUrl, storage, storageKey = "edgeauth.session", fetch: fetchImpl, apiKey, sign = false } = options;
+    if (typeof baseUrl !== "string" && !(baseUrl instanceof URL)) {
+      throw invalidField("baseUrl: the worker's URL, e.g. https://auth.example.com");
+    }
+    const adapter = resolveStorage(storage, storageKey);
+    const listeners = this.#listeners;
+    const host = {
+      send(url, method, headers, body, keepInitBody, init) {
+        const merged = new Headers(init?.headers);
+        for (const [name, value] of headers) merged.set(name, value);
+        // Looked up per call, so a fetch installed later (a test double) is used.
+        const send = fetchImpl ?? globalThis.fetch;
+        return send(url, { ...init, method, headers: merged, body: keepInitBody ? init?.body : body });
+      },
+      target(url) {
+        const parsed = new URL(url);
+        return parsed.pathname + parsed.search;
+      },
+      announce(sessionJson, event) {
+        const session = sessionJson === undefined ? null : JSON.parse(sessionJson);
+        // Later, so that a listener calling back into the client finds it idle.
+        queueMicrotask(() => {
+          for (const listener of [...listeners]) {
+            try {
+              listener(session, event);
+            } catch (error) {
+              (globalThis.reportError ?? console.error)(error);
+            }
+          }
+        });
+      },
+    };
+    this.#engine = attempt(() => new Engine(String(baseUrl), host, adapter, apiKey, sign));
+    this.#unsubscribe = adapter?.subscribe?.(() => {
+      this.#engine.sync().catch(() => {});
+    });
+  }
+
+  /** `POST /v1/auth/register`: resolves to `{user}`; does not sign in. */
+  async register({ email, password, name } = {}) {
+    return parse(await settle(this.#engine.register(JSON.stringify({ email, password, name }))));
+  }
+
+  /** `POST /v1/auth/token`: stores the session and resolves to it. */
+  async login({ email, password } = {}) {
+    return parse(await settle(this.#engine.login(JSON.stringify({ email, password }))));
+  }
+
+  /** Rotates the session now (sharing a refresh already in flight) and resolves to it. */
+  async refresh() {
+    return parse(await settle(this.#engine.refresh()));
+  }
+
+  /** `POST /v1/auth/logout`, then forgets the session. */
+  async logout() {
+    await settle(this.#engine.logout());
+  }
+
+  /** `GET /v1/auth/whoami`. */
+  async whoami() {
+    return parse(await settle(this.#engine.whoami()));
+  }
+
+  /** `POST /v1/api-keys`: the answer carries the whole key, this once. */
+  async createApiKey(spec) {
+    return parse(await settle(this.#engine.createApiKey(JSON.stringify(spec ?? {}))));
+  }
+
+  /**
+   * `GET /v1/api-keys`: the keys, as an array. The endpoint answers
+   * `{keys: [...]}`; the array also answers to `.keys`, so both readings work.
+   */
+  async listApiKeys() {
+    const { keys } = parse(await settle(this.#engine.listApiKeys()));
+    Object.defineProperty(keys, "keys", { value: keys, enumerable: false });
+    return keys;
+  }
+
+  /** `GET /v1/api-keys/{id}`. */
+  async getApiKey(id) {
+    return parse(await settle(this.#engine.getApiKey(String(id))));
+  }
+
+  /** `DELETE /v1/api-keys/{id}`. */
+  async revokeApiKey(id) {
+    await settle(this.#engine.revokeApiKey(String(id)));
+  }
+
+  /**
+   * `fetch` with the bearer attached (refreshed when under 5 minutes remain),
+   * signed when `init.sign` (or the client's `sign` option) says so. Resolves
+   * to the `Response` whatever its status; rejects with `EdgeAuthError` when
+   * no answer came (`code: "NETWORK"`) or the session could not be refreshed.
+   */
+  async fetch(input, init = {}) {
+    const { sign, ...rest } = init ?? {};
+    const url = input instanceof URL ? input.href : String(input);
+    const [kind, body] = classifyBody(rest.body);
+    return settle(this.#engine.fetch(url, rest.method ?? "GET", kind, body, sign, rest));
+  }
+
+  /** The stored session (`{token, expires_at, refresh_token, refresh_expires_at, user}`) or `null`. */
+  async getSession() {
+    return parse(await settle(this.#engine.session())) ?? null;
+  }
+
+  /** A bearer credential good for now (refreshed if needed), or `null` when signed out. */
+  async getToken() {
+    return settle(this.#engine.accessToken());
+  }
+
+  /** Signs a request with this client's credential and the server-corrected clock. */
+  async signRequest(method, path, body) {
+    return settle(this.#engine.sign(String(method), String(path), bodyBytes(body)));
+  }
+
+  /** Server clock minus local clock (ms), learned from the worker's `Date` headers. */
+  get clockOffsetMs() {
+    return this.#engine.clockOffsetMs;
+  }
+
+  /**
+   * Calls `listener(session | null, event)` whenever the session changes:
+   * `"signed_in"`, `"refreshed"` or `"signed_out"` (also when another tab did it).
+   * Returns a function that removes the listener.
+   */
+  onSessionChange(listener) {
+    if (typeof listener !== "function") throw invalidField("listener: must be a function");
+    this.#listeners.add(listener);
+    return () => {
+      this.#listeners.delete(listener);
+    };
+  }
+
+  /** Stops listening to other tabs' storage events. */
+  close() {
+    this.#unsubscribe?.();
+    this.#unsubscribe = undefined;
+  }
+}
+
+/**
+ * The `x-cli-*` headers for one request, as seed 002's Node example makes
+ * them. `body` is the body text (bytes, or a value that is JSON.stringify'd,
+ * also work); `options.timestamp` (Unix ms) and `options.nonce` reproduce test vectors.
+ */
+export async function signRequest(token, method, path, body, options = {}) {
+  const { timestamp, nonce } = options ?? {};
+  const ms = timestamp === undefined ? undefined : Number(timestamp);
+  return attempt(() =>
+    signWithEngine(String(token), String(method), String(path), bodyBytes(body), ms, nonce === undefined ? undefined : String(nonce)),
+  );
+}
+
+/** A JWT's claims as they are (`exp` in seconds) plus `scopes: string[]`. No verification. */
+export function decodeToken(token) {
+  return JSON.parse(attempt(() => decodeWithEngine(String(token))));
+}
