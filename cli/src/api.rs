@@ -6,8 +6,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use edgeauth_core::secret::Secret;
 use edgeauth_core::{signing, time, Reason};
 use serde::de::DeserializeOwned;
+use serde::Serialize;
 use serde_json::Value;
 use ureq::http;
+use zeroize::Zeroize;
 
 use crate::failure::{ApiRefusal, Failure};
 
@@ -79,18 +81,30 @@ pub struct Outgoing<'a> {
 
 impl<'a> Outgoing<'a> {
     pub fn new(method: &'a str, target: &'a str) -> Outgoing<'a> {
-        Outgoing { method, target, headers: Vec::new(), body: Vec::new(), bearer: None, sign: false }
+        Outgoing {
+            method,
+            target,
+            headers: Vec::new(),
+            body: Vec::new(),
+            bearer: None,
+            sign: false,
+        }
     }
 
-    pub fn json(mut self, body: &Value) -> Outgoing<'a> {
-        self.body = body.to_string().into_bytes();
-        self.headers.push(("content-type".into(), "application/json".into()));
+    /// A JSON body. Bodies that carry a password or a token are serialized
+    /// straight from borrowed strings, so the only copy is this buffer, which
+    /// is wiped when the request is dropped.
+    pub fn json(mut self, body: &impl Serialize) -> Outgoing<'a> {
+        self.body = serde_json::to_vec(body).unwrap_or_default();
+        self.headers
+            .push(("content-type".into(), "application/json".into()));
         self
     }
+}
 
-    pub fn bearer(mut self, credential: &'a Secret) -> Outgoing<'a> {
-        self.bearer = Some(credential);
-        self
+impl Drop for Outgoing<'_> {
+    fn drop(&mut self) {
+        self.body.zeroize();
     }
 }
 
@@ -122,7 +136,9 @@ impl Answer {
             code: word("code"),
             reason: word("reason"),
             message: word("message"),
-            retry_after_s: self.header("retry-after").and_then(|s| s.trim().parse().ok()),
+            retry_after_s: self
+                .header("retry-after")
+                .and_then(|s| s.trim().parse().ok()),
         }
     }
 
@@ -165,23 +181,23 @@ impl Api {
             .timeout_global(Some(Duration::from_secs(120)))
             .user_agent(concat!("edgeauth-cli/", env!("CARGO_PKG_VERSION")))
             .build();
-        Api { base: base.to_string(), agent: config.into(), clock: Cell::new(ServerClock::default()) }
-    }
-
-    pub fn base(&self) -> &str {
-        &self.base
+        Api {
+            base: base.to_string(),
+            agent: config.into(),
+            clock: Cell::new(ServerClock::default()),
+        }
     }
 
     /// Sends a request. A signed request refused with `timestamp_out_of_window`
     /// is signed again with the clock learned from that answer and sent once more.
     pub fn send(&self, out: &Outgoing<'_>) -> Result<Answer, Failure> {
-        let first_clock = self.clock.get();
         let answer = self.send_once(out)?;
         let signed = out.sign && out.bearer.is_some();
+        // The refusal's own `Date` has just taught the clock; without one, a retry would fail alike.
         if signed
             && answer.status == 401
             && answer.reason() == Some(Reason::TimestampOutOfWindow)
-            && self.clock.get() != first_clock
+            && self.clock.get().known()
         {
             return self.send_once(out);
         }
@@ -198,7 +214,12 @@ impl Api {
         }
         if let Some(credential) = out.bearer {
             let mut value = http::HeaderValue::from_str(&format!("Bearer {}", credential.expose()))
-                .map_err(|_| Failure::Other("the stored credential has characters a header cannot carry".into()))?;
+                .map_err(|_| Failure::Refused {
+                    refusal: ApiRefusal::malformed_credential(
+                        "the credential has characters a header cannot carry",
+                    ),
+                    next: "check EDGEAUTH_TOKEN, or sign in again".into(),
+                })?;
             value.set_sensitive(true);
             builder = builder.header(http::header::AUTHORIZATION, value);
             if out.sign {
@@ -234,7 +255,11 @@ impl Api {
         .trim_end()
         .to_string();
         let (parts, body) = response.into_parts();
-        if let Some(date) = parts.headers.get(http::header::DATE).and_then(|v| v.to_str().ok()) {
+        if let Some(date) = parts
+            .headers
+            .get(http::header::DATE)
+            .and_then(|v| v.to_str().ok())
+        {
             let mut clock = self.clock.get();
             clock.learn(date, local_now_ms());
             self.clock.set(clock);
@@ -244,7 +269,12 @@ impl Api {
             .limit(MAX_ANSWER_BYTES)
             .read_to_vec()
             .map_err(|e| self.unreachable(e))?;
-        Ok(Answer { status: status.as_u16(), status_line, headers: parts.headers, body })
+        Ok(Answer {
+            status: status.as_u16(),
+            status_line,
+            headers: parts.headers,
+            body,
+        })
     }
 
     fn unreachable(&self, e: ureq::Error) -> Failure {
@@ -255,7 +285,10 @@ impl Api {
             ureq::Error::Timeout(t) => format!("timed out ({t})"),
             other => other.to_string(),
         };
-        Failure::Unreachable { url: self.base.clone(), detail }
+        Failure::Unreachable {
+            url: self.base.clone(),
+            detail,
+        }
     }
 }
 
@@ -274,7 +307,10 @@ mod tests {
         c.learn("Sun, 06 Nov 1994 08:49:37 GMT", local);
         assert!(c.known());
         let corrected = c.now_ms(local);
-        assert!((corrected as i64 - server_s * 1000).abs() <= 1000, "{corrected}");
+        assert!(
+            (corrected as i64 - server_s * 1000).abs() <= 1000,
+            "{corrected}"
+        );
         // A machine ten minutes behind is corrected the other way.
         let mut c = ServerClock::default();
         let local = u64::try_from(server_s * 1000 - 600_000).unwrap();
@@ -288,12 +324,20 @@ mod tests {
     }
 
     fn answer(status: u16, body: &str) -> Answer {
-        Answer { status, status_line: format!("HTTP/1.1 {status}"), headers: http::HeaderMap::new(), body: body.as_bytes().to_vec() }
+        Answer {
+            status,
+            status_line: format!("HTTP/1.1 {status}"),
+            headers: http::HeaderMap::new(),
+            body: body.as_bytes().to_vec(),
+        }
     }
 
     #[test]
     fn reads_error_bodies_by_reason() {
-        let a = answer(401, r#"{"error":{"code":"UNAUTHORIZED","reason":"token_expired","message":"the token has expired"}}"#);
+        let a = answer(
+            401,
+            r#"{"error":{"code":"UNAUTHORIZED","reason":"token_expired","message":"the token has expired"}}"#,
+        );
         assert_eq!(a.reason(), Some(Reason::TokenExpired));
         let r = a.refusal();
         assert_eq!(r.code.as_deref(), Some("UNAUTHORIZED"));
@@ -301,10 +345,135 @@ mod tests {
         let html = answer(502, "<html>bad gateway</html>");
         assert_eq!(html.reason(), None);
         assert_eq!(html.refusal().status, 502);
-        let future = answer(401, r#"{"error":{"code":"UNAUTHORIZED","reason":"some_new_reason"}}"#);
+        let future = answer(
+            401,
+            r#"{"error":{"code":"UNAUTHORIZED","reason":"some_new_reason"}}"#,
+        );
         assert_eq!(future.reason(), None);
         assert_eq!(future.refusal().reason.as_deref(), Some("some_new_reason"));
         assert_eq!(answer(200, "{}").reason(), None);
+    }
+
+    /// A one-shot HTTP server on loopback: answers each connection with the
+    /// next canned answer and hands back the request heads it read.
+    fn canned_server(answers: Vec<String>) -> (String, std::thread::JoinHandle<Vec<String>>) {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let handle = std::thread::spawn(move || {
+            let mut heads = Vec::new();
+            for answer in answers {
+                let (stream, _) = listener.accept().unwrap();
+                let mut reader = BufReader::new(stream);
+                let mut head = String::new();
+                let mut length = 0;
+                loop {
+                    let mut line = String::new();
+                    reader.read_line(&mut line).unwrap();
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap();
+                    }
+                    if line == "\r\n" {
+                        break;
+                    }
+                    head.push_str(&line);
+                }
+                let mut body = vec![0; length];
+                reader.read_exact(&mut body).unwrap();
+                heads.push(head);
+                let mut stream = reader.into_inner();
+                stream.write_all(answer.as_bytes()).unwrap();
+            }
+            heads
+        });
+        (url, handle)
+    }
+
+    fn header_value<'h>(head: &'h str, name: &str) -> Option<&'h str> {
+        head.lines().find_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+    }
+
+    #[test]
+    fn a_stale_timestamp_is_signed_again_with_the_servers_clock() {
+        // The server's clock is 10 minutes ahead of this machine's.
+        let server_s = i64::try_from(local_now_ms() / 1000).unwrap() + 600;
+        let date = time::imf_fixdate(server_s);
+        let refusal =
+            r#"{"error":{"code":"UNAUTHORIZED","reason":"timestamp_out_of_window","message":"x"}}"#;
+        let answers = vec![
+            format!("HTTP/1.1 401 Unauthorized\r\nDate: {date}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{refusal}", refusal.len()),
+            format!("HTTP/1.1 200 OK\r\nDate: {date}\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"),
+        ];
+        let (url, server) = canned_server(answers);
+        let api = Api::new(&url);
+        let key = Secret::new(format!("ea_live_{}", "a".repeat(40)));
+        let mut out = Outgoing::new("POST", "/api/signed/x?y=1").json(&serde_json::json!({"a": 1}));
+        out.bearer = Some(&key);
+        out.sign = true;
+        let answer = api.send(&out).unwrap();
+        assert_eq!(answer.status, 200);
+        assert_eq!(answer.body, b"ok");
+        let heads = server.join().unwrap();
+        assert_eq!(heads.len(), 2, "exactly one retry");
+        let ts = |h: &str| {
+            header_value(h, "x-cli-timestamp")
+                .unwrap()
+                .parse::<i64>()
+                .unwrap()
+        };
+        let (first, second) = (ts(&heads[0]), ts(&heads[1]));
+        assert!(
+            (first - (server_s - 600) * 1000).abs() < 5_000,
+            "first signed with the local clock"
+        );
+        assert!(
+            (second - server_s * 1000).abs() < 5_000,
+            "the retry is signed with the server's clock"
+        );
+        assert_ne!(
+            header_value(&heads[0], "x-cli-nonce"),
+            header_value(&heads[1], "x-cli-nonce")
+        );
+        // The signature covers exactly what was sent.
+        let sig = signing::sign(
+            key.expose(),
+            "POST",
+            "/api/signed/x?y=1",
+            br#"{"a":1}"#,
+            u64::try_from(second).unwrap(),
+            header_value(&heads[1], "x-cli-nonce").unwrap(),
+        );
+        assert_eq!(
+            header_value(&heads[1], "x-cli-signature"),
+            Some(sig.signature_hex().as_str())
+        );
+        assert!(
+            heads[1].starts_with("POST /api/signed/x?y=1 HTTP/1.1"),
+            "{}",
+            heads[1]
+        );
+    }
+
+    #[test]
+    fn an_unreachable_server_is_named() {
+        // A port that was free a moment ago: nothing listens there.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let url = format!("http://127.0.0.1:{port}");
+        match Api::new(&url).send(&Outgoing::new("GET", "/health")) {
+            Err(f @ Failure::Unreachable { .. }) => {
+                assert_eq!(f.exit_code(), 1);
+                assert!(f.to_string().contains(&url), "{f}");
+            }
+            Err(other) => panic!("{other:?}"),
+            Ok(_) => panic!("nothing listens there"),
+        }
     }
 
     #[test]
@@ -313,6 +482,8 @@ mod tests {
         let b = new_nonce().unwrap();
         assert_ne!(a, b);
         assert!((16..=128).contains(&a.len()));
-        assert!(a.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-'));
+        assert!(a
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-'));
     }
 }

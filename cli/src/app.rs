@@ -5,13 +5,16 @@ use std::io::{self, Write};
 use edgeauth_core::secret::Secret;
 use edgeauth_core::{time, Reason};
 use serde_json::Value;
+use zeroize::Zeroize;
 
 use crate::api::{local_now_s, Answer, Api, Outgoing};
 use crate::args::Cli;
 use crate::config::{config_dir, ConfigDoc, ConfigStore, CredentialKind, DirEnv, StoredCredential};
 use crate::failure::{Failure, Hints};
 use crate::freshness::{plan, token_exp, Facts, Plan};
-use crate::settings::{kind_of_bare_credential, locate, resolve_target, Active, EnvSettings, Located, Source, Target};
+use crate::settings::{
+    kind_of_bare_credential, locate, resolve_target, Active, EnvSettings, Located, Source, Target,
+};
 use crate::vault::Vault;
 
 /// Prints to stdout; a closed pipe (`| head`) is not an error worth a panic.
@@ -44,14 +47,33 @@ pub struct Call {
 
 impl Call {
     pub fn new(method: &str, target: &str) -> Call {
-        Call { method: method.into(), target: target.into(), headers: Vec::new(), body: Vec::new(), sign: false }
+        Call {
+            method: method.into(),
+            target: target.into(),
+            headers: Vec::new(),
+            body: Vec::new(),
+            sign: false,
+        }
     }
 
-    pub fn json(mut self, body: &Value) -> Call {
-        self.body = body.to_string().into_bytes();
-        self.headers.push(("content-type".into(), "application/json".into()));
+    pub fn json(mut self, body: &impl serde::Serialize) -> Call {
+        self.body = serde_json::to_vec(body).unwrap_or_default();
+        self.headers
+            .push(("content-type".into(), "application/json".into()));
         self
     }
+}
+
+impl Drop for Call {
+    fn drop(&mut self) {
+        self.body.zeroize();
+    }
+}
+
+/// `{"refresh_token": ...}`, serialized from the borrowed secret.
+#[derive(serde::Serialize)]
+pub struct RefreshBody<'a> {
+    pub refresh_token: &'a str,
 }
 
 /// What a session login or refresh answers (`POST /v1/auth/token` and friends).
@@ -64,11 +86,23 @@ pub struct SessionAnswer {
 impl SessionAnswer {
     pub fn parse(answer: &Answer) -> Result<SessionAnswer, Failure> {
         let raw: Value = answer.json()?;
-        let token = raw["token"].as_str().map(|t| Secret::new(t.to_string())).ok_or_else(|| {
-            Failure::Other(format!("the server's answer ({}) has no token", answer.status_line))
-        })?;
-        let refresh_token = raw["refresh_token"].as_str().map(|t| Secret::new(t.to_string()));
-        Ok(SessionAnswer { raw, token, refresh_token })
+        let token = raw["token"]
+            .as_str()
+            .map(|t| Secret::new(t.to_string()))
+            .ok_or_else(|| {
+                Failure::Other(format!(
+                    "the server's answer ({}) has no token",
+                    answer.status_line
+                ))
+            })?;
+        let refresh_token = raw["refresh_token"]
+            .as_str()
+            .map(|t| Secret::new(t.to_string()));
+        Ok(SessionAnswer {
+            raw,
+            token,
+            refresh_token,
+        })
     }
 
     fn str_field(&self, path: &[&str]) -> Option<String> {
@@ -85,7 +119,11 @@ impl SessionAnswer {
             kind: CredentialKind::Session,
             keyring: !in_file,
             token: in_file.then(|| self.token.clone()),
-            refresh_token: if in_file { self.refresh_token.clone() } else { None },
+            refresh_token: if in_file {
+                self.refresh_token.clone()
+            } else {
+                None
+            },
             expires_at: self.str_field(&["expires_at"]),
             refresh_expires_at: self.str_field(&["refresh_expires_at"]),
             subject: self.str_field(&["user", "id"]),
@@ -113,7 +151,14 @@ impl App {
         let doc = store.load()?;
         let target = resolve_target(cli.profile.as_deref(), cli.url.as_deref(), &env, &doc)?;
         let api = Api::new(&target.url);
-        Ok(App { json: cli.json, env, store, doc, target, api })
+        Ok(App {
+            json: cli.json,
+            env,
+            store,
+            doc,
+            target,
+            api,
+        })
     }
 
     pub fn hints(&self) -> Hints {
@@ -144,12 +189,14 @@ impl App {
                 stored: None,
             }),
             Located::Stored(cred) if cred.keyring => {
-                let secrets = Vault::open()?.load(&self.target.profile)?.ok_or_else(|| Failure::NotSignedIn {
-                    next: format!(
-                        "the OS keyring has no credential for profile {} any more: {}",
-                        self.target.profile,
-                        self.hints().cmd("auth login --use-keyring")
-                    ),
+                let secrets = Vault::open()?.load(&self.target.profile)?.ok_or_else(|| {
+                    Failure::NotSignedIn {
+                        next: format!(
+                            "the OS keyring has no credential for profile {} any more: {}",
+                            self.target.profile,
+                            self.hints().cmd("auth login --use-keyring")
+                        ),
+                    }
                 })?;
                 Ok(Active {
                     secret: secrets.token,
@@ -174,7 +221,8 @@ impl App {
                     "profile {} holds a credential for {issued_by}, which is not sent to {}: {}",
                     self.target.profile,
                     self.target.url,
-                    self.hints().cmd(&format!("--url {} auth login", self.target.url))
+                    self.hints()
+                        .cmd(&format!("--url {} auth login", self.target.url))
                 ),
             }),
             Located::None => Err(self.hints().not_signed_in()),
@@ -187,8 +235,11 @@ impl App {
         let stored = active.stored.as_ref();
         let facts = Facts {
             kind: active.kind,
-            exp: token_exp(active.secret.expose())
-                .or_else(|| stored.and_then(|s| s.expires_at.as_deref()).and_then(time::parse_rfc3339)),
+            exp: token_exp(active.secret.expose()).or_else(|| {
+                stored
+                    .and_then(|s| s.expires_at.as_deref())
+                    .and_then(time::parse_rfc3339)
+            }),
             has_refresh_token: active.refresh_token.is_some(),
             refresh_exp: stored
                 .and_then(|s| s.refresh_expires_at.as_deref())
@@ -218,13 +269,24 @@ impl App {
         };
         // Open the keyring before spending the refresh token: its successor must have a home.
         let in_keyring = active.source == Source::Keyring;
-        let vault = if in_keyring { Some(Vault::open()?) } else { None };
-        let body = serde_json::json!({ "refresh_token": refresh_token.expose() });
-        let answer = self.api.send(&Outgoing::new("POST", "/v1/auth/refresh").json(&body))?;
+        let vault = if in_keyring {
+            Some(Vault::open()?)
+        } else {
+            None
+        };
+        let body = RefreshBody {
+            refresh_token: refresh_token.expose(),
+        };
+        let answer = self
+            .api
+            .send(&Outgoing::new("POST", "/v1/auth/refresh").json(&body))?;
         if !answer.ok() {
             let refusal = answer.refusal();
             return Err(match refusal.status {
-                400 | 401 => Failure::Refused { refusal, next: format!("session expired: {}", hints.cmd("auth login")) },
+                400 | 401 => Failure::Refused {
+                    refusal,
+                    next: format!("session expired: {}", hints.cmd("auth login")),
+                },
                 _ => Failure::from_refusal(refusal, &hints),
             });
         }
@@ -241,9 +303,17 @@ impl App {
     }
 
     /// Stores a new session for this profile and server (in the keyring when one is given).
-    pub fn save_session(&mut self, session: &SessionAnswer, vault: Option<&Vault>) -> Result<(), Failure> {
+    pub fn save_session(
+        &mut self,
+        session: &SessionAnswer,
+        vault: Option<&Vault>,
+    ) -> Result<(), Failure> {
         if let Some(v) = vault {
-            v.save(&self.target.profile, &session.token, session.refresh_token.as_ref())?;
+            v.save(
+                &self.target.profile,
+                &session.token,
+                session.refresh_token.as_ref(),
+            )?;
         }
         self.save_stored(session.stored(vault.is_none()))
     }
@@ -264,7 +334,11 @@ impl App {
     /// Forgets the profile's credential here (config and keyring); the server is not told.
     pub fn forget(&mut self) -> Result<bool, Failure> {
         let profile = self.target.profile.clone();
-        let held = self.doc.profile(&profile).and_then(|p| p.credential.as_ref()).cloned();
+        let held = self
+            .doc
+            .profile(&profile)
+            .and_then(|p| p.credential.as_ref())
+            .cloned();
         let Some(held) = held else { return Ok(false) };
         if held.keyring {
             Vault::open()?.delete(&profile)?;
@@ -283,7 +357,10 @@ impl App {
     /// refreshable session is refreshed once and the call sent again.
     pub fn send_with(&mut self, active: &mut Active, call: &Call) -> Result<Answer, Failure> {
         let answer = self.send_once(active, call)?;
-        if answer.status == 401 && answer.reason() == Some(Reason::TokenExpired) && active.refreshable() {
+        if answer.status == 401
+            && answer.reason() == Some(Reason::TokenExpired)
+            && active.refreshable()
+        {
             let (fresh, _) = self.refresh(active)?;
             *active = fresh;
             return self.send_once(active, call);
@@ -310,12 +387,16 @@ impl App {
         if answer.ok() {
             Ok(answer)
         } else {
-            Err(Failure::from_refusal(answer.refusal(), &active.hints(&self.target)))
+            Err(Failure::from_refusal(
+                answer.refusal(),
+                &active.hints(&self.target),
+            ))
         }
     }
 
     /// `GET /v1/auth/whoami` with this credential.
     pub fn whoami(&mut self, active: &mut Active) -> Result<Value, Failure> {
-        self.expect_ok(active, &Call::new("GET", "/v1/auth/whoami"))?.json()
+        self.expect_ok(active, &Call::new("GET", "/v1/auth/whoami"))?
+            .json()
     }
 }

@@ -92,7 +92,12 @@ pub struct LoginArgs {
     #[arg(long, value_name = "EMAIL", conflicts_with_all = ["token", "with_token"])]
     pub email: Option<String>,
     /// The password (visible to other local users in the process list: prefer a prompt or --password-stdin)
-    #[arg(long, value_name = "PASSWORD", requires = "email", conflicts_with = "password_stdin")]
+    #[arg(
+        long,
+        value_name = "PASSWORD",
+        requires = "email",
+        conflicts_with = "password_stdin"
+    )]
     pub password: Option<String>,
     /// Read the password from the first line of standard input
     #[arg(long, requires = "email")]
@@ -162,9 +167,7 @@ pub struct RequestArgs {
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
     /// Make NAME the profile used when neither --profile nor EDGEAUTH_PROFILE says otherwise
-    SetProfile {
-        name: String,
-    },
+    SetProfile { name: String },
     /// List the profiles: server, who is signed in, and which one is active
     List,
 }
@@ -186,8 +189,25 @@ mod tests {
     #[test]
     fn every_spec_command_parses() {
         for args in [
-            &["auth", "register", "--email", "e@x", "--name", "N", "--password", "p"][..],
-            &["auth", "register", "--email", "e@x", "--name", "N", "--password-stdin"],
+            &[
+                "auth",
+                "register",
+                "--email",
+                "e@x",
+                "--name",
+                "N",
+                "--password",
+                "p",
+            ][..],
+            &[
+                "auth",
+                "register",
+                "--email",
+                "e@x",
+                "--name",
+                "N",
+                "--password-stdin",
+            ],
             &["auth", "login"],
             &["auth", "login", "--no-browser"],
             &["auth", "login", "--device", "--no-browser"],
@@ -201,17 +221,58 @@ mod tests {
             &["auth", "refresh"],
             &["auth", "logout"],
             &["auth", "revoke"],
-            &["keys", "create", "--name", "CI", "--scope", "a:b", "--scope", "c:d", "--resource", "r", "--tenant", "t", "--expires", "30d", "--allow-ip", "10.0.0.0/8", "--json"],
+            &[
+                "keys",
+                "create",
+                "--name",
+                "CI",
+                "--scope",
+                "a:b",
+                "--scope",
+                "c:d",
+                "--resource",
+                "r",
+                "--tenant",
+                "t",
+                "--expires",
+                "30d",
+                "--allow-ip",
+                "10.0.0.0/8",
+                "--json",
+            ],
             &["keys", "list", "--json"],
             &["keys", "revoke", "key_1"],
-            &["request", "POST", "/api/signed/x", "--data", "{\"a\":1}", "-H", "x-a: 1", "--no-sign"],
-            &["request", "GET", "/api/me", "--data", "@f", "-H", "a: b", "-H", "c: d"],
+            &[
+                "request",
+                "POST",
+                "/api/signed/x",
+                "--data",
+                "{\"a\":1}",
+                "-H",
+                "x-a: 1",
+                "--no-sign",
+            ],
+            &[
+                "request", "GET", "/api/me", "--data", "@f", "-H", "a: b", "-H", "c: d",
+            ],
             &["config", "set-profile", "ci"],
             &["config", "list"],
-            &["--profile", "ci", "--url", "http://x:1", "--json", "auth", "status"],
+            &[
+                "--profile",
+                "ci",
+                "--url",
+                "http://x:1",
+                "--json",
+                "auth",
+                "status",
+            ],
             &["auth", "status", "--profile", "ci"],
         ] {
-            assert!(parse(args).is_ok(), "{args:?}: {}", parse(args).unwrap_err());
+            assert!(
+                parse(args).is_ok(),
+                "{args:?}: {}",
+                parse(args).unwrap_err()
+            );
         }
     }
 
@@ -223,7 +284,15 @@ mod tests {
             &["auth", "login", "--password", "p"],
             &["auth", "login", "--token", "k", "--with-token"],
             &["auth", "login", "--device", "--email", "e"],
-            &["auth", "login", "--email", "e", "--password", "p", "--password-stdin"],
+            &[
+                "auth",
+                "login",
+                "--email",
+                "e",
+                "--password",
+                "p",
+                "--password-stdin",
+            ],
             &["keys", "create", "--name", "x"],
             &["keys", "revoke"],
             &["request", "GET"],

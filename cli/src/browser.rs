@@ -23,11 +23,19 @@ mod tests {
     #[test]
     fn no_display_no_browser() {
         let env = |pairs: &'static [(&'static str, &'static str)]| {
-            move |name: &str| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v.to_string())
+            }
         };
         if cfg!(any(target_os = "macos", target_os = "windows")) {
             assert!(has_display(env(&[])));
-            assert!(!has_display(env(&[("SSH_CONNECTION", "1.2.3.4 1 5.6.7.8 22")])));
+            assert!(!has_display(env(&[(
+                "SSH_CONNECTION",
+                "1.2.3.4 1 5.6.7.8 22"
+            )])));
         } else {
             assert!(!has_display(env(&[])));
             assert!(!has_display(env(&[("DISPLAY", "")])));

@@ -47,7 +47,11 @@ pub fn config_dir(env: &DirEnv) -> Result<PathBuf, Failure> {
     if let Some(dir) = &env.edgeauth_config_dir {
         return Ok(PathBuf::from(dir));
     }
-    if let Some(xdg) = env.xdg_config_home.as_deref().filter(|x| Path::new(x).is_absolute()) {
+    if let Some(xdg) = env
+        .xdg_config_home
+        .as_deref()
+        .filter(|x| Path::new(x).is_absolute())
+    {
         return Ok(Path::new(xdg).join("edgeauth"));
     }
     match &env.home {
@@ -96,9 +100,17 @@ pub struct StoredCredential {
     pub kind: CredentialKind,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub keyring: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none", serialize_with = "expose")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "expose"
+    )]
     pub token: Option<Secret>,
-    #[serde(default, skip_serializing_if = "Option::is_none", serialize_with = "expose")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "expose"
+    )]
     pub refresh_token: Option<Secret>,
     /// RFC 3339, as the API gave it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -169,7 +181,11 @@ impl ConfigDoc {
 /// 1-based line of a byte offset.
 fn line_of(text: &str, offset: usize) -> usize {
     let end = offset.min(text.len());
-    text.as_bytes()[..end].iter().filter(|&&b| b == b'\n').count() + 1
+    text.as_bytes()[..end]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
 }
 
 /// Whether a profile name is usable as a TOML key without surprises and in a shell.
@@ -199,7 +215,11 @@ impl ConfigStore {
     }
 
     fn read_error(&self, detail: String) -> Failure {
-        Failure::Config { path: self.path.clone(), line: None, detail }
+        Failure::Config {
+            path: self.path.clone(),
+            line: None,
+            detail,
+        }
     }
 
     /// Reads the file; a missing file is an empty config. An unreadable or
@@ -211,8 +231,8 @@ impl ConfigStore {
             Err(e) => return Err(self.read_error(format!("cannot be read: {e}"))),
         };
         self.check_readable_mode()?;
-        let text = String::from_utf8(bytes)
-            .map_err(|_| self.read_error("is not UTF-8 text".into()))?;
+        let text =
+            String::from_utf8(bytes).map_err(|_| self.read_error("is not UTF-8 text".into()))?;
         ConfigDoc::parse(&text).map_err(|(line, detail)| Failure::Config {
             path: self.path.clone(),
             line,
@@ -244,7 +264,10 @@ impl ConfigStore {
     }
 
     fn write_error(&self, e: impl std::fmt::Display) -> Failure {
-        Failure::ConfigWrite { path: self.path.clone(), detail: e.to_string() }
+        Failure::ConfigWrite {
+            path: self.path.clone(),
+            detail: e.to_string(),
+        }
     }
 
     /// Changes the file: under an exclusive lock, reads it afresh (so that
@@ -288,7 +311,8 @@ impl ConfigStore {
         set_mode(tmp.path(), 0o600).map_err(|e| self.write_error(e))?;
         tmp.write_all(bytes).map_err(|e| self.write_error(e))?;
         tmp.as_file().sync_all().map_err(|e| self.write_error(e))?;
-        tmp.persist(&self.path).map_err(|e| self.write_error(e.error))?;
+        tmp.persist(&self.path)
+            .map_err(|e| self.write_error(e.error))?;
         set_mode(&self.path, 0o600).map_err(|e| self.write_error(e))?;
         sync_dir(&self.dir);
         Ok(())
@@ -298,7 +322,10 @@ impl ConfigStore {
 #[cfg(unix)]
 fn create_private_dir(dir: &Path) -> io::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
-    fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
 }
 
 #[cfg(not(unix))]
@@ -320,12 +347,21 @@ fn set_mode(_path: &Path, _mode: u32) -> io::Result<()> {
 #[cfg(unix)]
 fn open_private(path: &Path) -> io::Result<File> {
     use std::os::unix::fs::OpenOptionsExt;
-    OpenOptions::new().create(true).truncate(false).write(true).mode(0o600).open(path)
+    OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(path)
 }
 
 #[cfg(not(unix))]
 fn open_private(path: &Path) -> io::Result<File> {
-    OpenOptions::new().create(true).truncate(false).write(true).open(path)
+    OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
 }
 
 /// Makes the rename durable; failure only weakens durability, not atomicity.
@@ -353,10 +389,22 @@ mod tests {
     #[test]
     fn config_dir_precedence() {
         let d = |e: DirEnv| config_dir(&e).unwrap();
-        assert_eq!(d(env(Some("/c"), Some("/x"), Some("/h"))), PathBuf::from("/c"));
-        assert_eq!(d(env(None, Some("/x"), Some("/h"))), PathBuf::from("/x/edgeauth"));
-        assert_eq!(d(env(None, Some("rel"), Some("/h"))), PathBuf::from("/h/.config/edgeauth"));
-        assert_eq!(d(env(None, None, Some("/h"))), PathBuf::from("/h/.config/edgeauth"));
+        assert_eq!(
+            d(env(Some("/c"), Some("/x"), Some("/h"))),
+            PathBuf::from("/c")
+        );
+        assert_eq!(
+            d(env(None, Some("/x"), Some("/h"))),
+            PathBuf::from("/x/edgeauth")
+        );
+        assert_eq!(
+            d(env(None, Some("rel"), Some("/h"))),
+            PathBuf::from("/h/.config/edgeauth")
+        );
+        assert_eq!(
+            d(env(None, None, Some("/h"))),
+            PathBuf::from("/h/.config/edgeauth")
+        );
         assert!(config_dir(&env(None, None, None)).is_err());
     }
 
@@ -394,10 +442,28 @@ credential = { kind = "api_key", keyring = true, key_id = "key_1" }
         let text = doc.render().unwrap();
         assert!(text.starts_with("# edgeauth CLI settings"));
         let again = ConfigDoc::parse(&text).unwrap();
-        assert_eq!(again.extra.get("future_setting").and_then(|v| v.as_integer()), Some(1));
+        assert_eq!(
+            again
+                .extra
+                .get("future_setting")
+                .and_then(|v| v.as_integer()),
+            Some(1)
+        );
         let def = again.profile("default").unwrap();
-        assert_eq!(def.extra.get("color").and_then(|v| v.as_str()), Some("auto"));
-        assert_eq!(def.credential.as_ref().unwrap().refresh_token.as_ref().unwrap().expose(), "ea_rt_xyz");
+        assert_eq!(
+            def.extra.get("color").and_then(|v| v.as_str()),
+            Some("auto")
+        );
+        assert_eq!(
+            def.credential
+                .as_ref()
+                .unwrap()
+                .refresh_token
+                .as_ref()
+                .unwrap()
+                .expose(),
+            "ea_rt_xyz"
+        );
         assert!(!text.contains("keyring = false"), "{text}");
     }
 
@@ -405,16 +471,21 @@ credential = { kind = "api_key", keyring = true, key_id = "key_1" }
     fn debug_output_never_shows_secrets() {
         let doc = ConfigDoc::parse(SAMPLE).unwrap();
         let dbg = format!("{doc:?}");
-        assert!(!dbg.contains("aaa.bbb.ccc") && !dbg.contains("ea_rt_xyz"), "{dbg}");
+        assert!(
+            !dbg.contains("aaa.bbb.ccc") && !dbg.contains("ea_rt_xyz"),
+            "{dbg}"
+        );
     }
 
     #[test]
     fn malformed_files_name_the_line() {
-        let (line, msg) = ConfigDoc::parse("[profiles.default]\nurl = \"x\"\nthis is not toml\n").unwrap_err();
+        let (line, msg) =
+            ConfigDoc::parse("[profiles.default]\nurl = \"x\"\nthis is not toml\n").unwrap_err();
         assert_eq!(line, Some(3), "{msg}");
         let (line, _) = ConfigDoc::parse("active_profile = 3\n").unwrap_err();
         assert_eq!(line, Some(1));
-        let (line, _) = ConfigDoc::parse("\n\n[profiles.a.credential]\nkind = \"password\"\n").unwrap_err();
+        let (line, _) =
+            ConfigDoc::parse("\n\n[profiles.a.credential]\nkind = \"password\"\n").unwrap_err();
         assert_eq!(line, Some(4));
     }
 
@@ -453,15 +524,26 @@ credential = { kind = "api_key", keyring = true, key_id = "key_1" }
         // A folder made too open, and a file made too open, are tightened on the next write.
         set_mode(&dir, 0o755).unwrap();
         set_mode(store.path(), 0o644).unwrap();
-        store.update(|doc| {
-            doc.active_profile = Some("default".into());
-            Ok(())
-        }).unwrap();
+        store
+            .update(|doc| {
+                doc.active_profile = Some("default".into());
+                Ok(())
+            })
+            .unwrap();
         assert_eq!(mode(&dir), 0o700);
         assert_eq!(mode(store.path()), 0o600);
-        let names: Vec<_> = fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
-        assert!(names.iter().all(|n| !n.to_string_lossy().ends_with(".tmp")), "{names:?}");
-        assert_eq!(store.load().unwrap().active_profile.as_deref(), Some("default"));
+        let names: Vec<_> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert!(
+            names.iter().all(|n| !n.to_string_lossy().ends_with(".tmp")),
+            "{names:?}"
+        );
+        assert_eq!(
+            store.load().unwrap().active_profile.as_deref(),
+            Some("default")
+        );
     }
 
     #[cfg(unix)]
@@ -486,7 +568,10 @@ credential = { kind = "api_key", keyring = true, key_id = "key_1" }
         assert!(matches!(store.load(), Err(Failure::Config { .. })));
         assert!(store.update(|_| Ok(())).is_err());
         set_mode(store.path(), 0o600).unwrap();
-        assert_eq!(fs::read_to_string(store.path()).unwrap(), "active_profile = \"a\"\n");
+        assert_eq!(
+            fs::read_to_string(store.path()).unwrap(),
+            "active_profile = \"a\"\n"
+        );
     }
 
     #[cfg(unix)]

@@ -3,10 +3,10 @@
 use edgeauth_core::Reason;
 use serde::Deserialize;
 
-/// RFC 8628 §3.5: after `slow_down`, the interval grows by 5 seconds.
-pub const SLOW_DOWN_STEP_S: u64 = 5;
-/// RFC 8628 §3.2: the interval when the server gives none.
-pub const DEFAULT_INTERVAL_S: u64 = 5;
+/// RFC 8628 §3.5: after `slow_down`, the interval grows by 5 seconds (core's rule, which the worker enforces).
+pub const SLOW_DOWN_STEP_S: u64 = edgeauth_core::device::SLOW_DOWN_STEP_S.unsigned_abs();
+/// The interval when the server gives none (RFC 8628 §3.2 says 5 s, as core does).
+pub const DEFAULT_INTERVAL_S: u64 = edgeauth_core::device::POLL_INTERVAL_S.unsigned_abs();
 
 /// `POST /v1/auth/device/code`'s answer.
 #[derive(Clone, Debug, Deserialize)]
@@ -21,10 +21,9 @@ pub struct DeviceCode {
     pub interval: Option<u64>,
 }
 
-/// What one poll of `POST /v1/auth/device/token` said.
+/// What one refused poll of `POST /v1/auth/device/token` said (an approval ends polling at once).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Poll {
-    Approved,
     Pending,
     SlowDown,
     Expired,
@@ -51,8 +50,6 @@ impl Poll {
 pub enum Step {
     /// Wait this many seconds, then poll again.
     Wait(u64),
-    /// Signed in.
-    Done,
     /// The code ran out (or was already used).
     Expired,
     /// The user said no.
@@ -73,7 +70,10 @@ pub struct Poller {
 impl Poller {
     pub fn new(code: &DeviceCode) -> Poller {
         Poller {
-            interval_s: code.interval.filter(|&i| i > 0).unwrap_or(DEFAULT_INTERVAL_S),
+            interval_s: code
+                .interval
+                .filter(|&i| i > 0)
+                .unwrap_or(DEFAULT_INTERVAL_S),
             elapsed_s: 0,
             expires_in_s: code.expires_in,
         }
@@ -99,7 +99,6 @@ impl Poller {
     /// The step after a poll's answer.
     pub fn after(&mut self, poll: &Poll) -> Step {
         match poll {
-            Poll::Approved => Step::Done,
             Poll::Pending => self.wait(),
             Poll::SlowDown => {
                 self.interval_s += SLOW_DOWN_STEP_S;
@@ -132,7 +131,7 @@ mod tests {
         let mut p = Poller::new(&code(600, Some(5)));
         assert_eq!(p.first(), Step::Wait(5));
         assert_eq!(p.after(&Poll::Pending), Step::Wait(5));
-        assert_eq!(p.after(&Poll::Approved), Step::Done);
+        assert_eq!(p.after(&Poll::Pending), Step::Wait(5));
     }
 
     #[test]
@@ -156,12 +155,18 @@ mod tests {
         assert_eq!(p.after(&Poll::Denied), Step::Denied);
         assert_eq!(p.after(&Poll::Expired), Step::Expired);
         assert_eq!(p.after(&Poll::Other), Step::Fail);
-        assert_eq!(Poller::new(&code(600, Some(0))).interval_s(), DEFAULT_INTERVAL_S);
+        assert_eq!(
+            Poller::new(&code(600, Some(0))).interval_s(),
+            DEFAULT_INTERVAL_S
+        );
     }
 
     #[test]
     fn reasons_map_to_rfc_8628_outcomes() {
-        assert_eq!(Poll::from_reason(Some(Reason::AuthorizationPending)), Poll::Pending);
+        assert_eq!(
+            Poll::from_reason(Some(Reason::AuthorizationPending)),
+            Poll::Pending
+        );
         assert_eq!(Poll::from_reason(Some(Reason::SlowDown)), Poll::SlowDown);
         assert_eq!(Poll::from_reason(Some(Reason::ExpiredToken)), Poll::Expired);
         assert_eq!(Poll::from_reason(Some(Reason::AccessDenied)), Poll::Denied);

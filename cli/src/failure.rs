@@ -43,6 +43,20 @@ impl ApiRefusal {
     }
 }
 
+impl ApiRefusal {
+    /// A refusal decided here, before any request: the credential cannot be
+    /// one the server would take (`malformed_credential`, as the server would say).
+    pub fn malformed_credential(why: &str) -> ApiRefusal {
+        ApiRefusal {
+            status: 401,
+            code: Some("UNAUTHORIZED".into()),
+            reason: Some(Reason::MalformedCredential.as_str().into()),
+            message: Some(why.to_string()),
+            retry_after_s: None,
+        }
+    }
+}
+
 /// Why a command failed. Each variant knows its exit code and prints one
 /// message that says what happened and what to run next; no variant ever
 /// holds a password or a credential.
@@ -55,11 +69,18 @@ pub enum Failure {
     /// The server refused the credential (401/403), or a login was refused.
     Refused { refusal: ApiRefusal, next: String },
     /// Any other error answer.
-    Api { refusal: ApiRefusal, next: Option<String> },
+    Api {
+        refusal: ApiRefusal,
+        next: Option<String>,
+    },
     /// The server could not be reached: the message names the URL.
     Unreachable { url: String, detail: String },
     /// The config file cannot be read or parsed; it is left as it was.
-    Config { path: PathBuf, line: Option<usize>, detail: String },
+    Config {
+        path: PathBuf,
+        line: Option<usize>,
+        detail: String,
+    },
     /// Writing the config file failed.
     ConfigWrite { path: PathBuf, detail: String },
     /// The OS keyring is missing or failed.
@@ -103,11 +124,12 @@ fn describe(r: &ApiRefusal) -> String {
     let what = r
         .message
         .clone()
-        .or_else(|| r.reason().map(|x| x.default_message().to_string()))
-        .unwrap_or_else(|| format!("the server answered {}", r.status));
-    match &r.reason {
-        Some(reason) => format!("{what} ({} {reason})", r.status),
-        None => format!("{what} ({})", r.status),
+        .or_else(|| r.reason().map(|x| x.default_message().to_string()));
+    match (what, &r.reason) {
+        (Some(what), Some(reason)) => format!("{what} ({} {reason})", r.status),
+        (Some(what), None) => format!("{what} ({})", r.status),
+        (None, Some(reason)) => format!("the server answered {} {reason}", r.status),
+        (None, None) => format!("the server answered {}", r.status),
     }
 }
 
@@ -165,17 +187,24 @@ pub struct Hints {
 }
 
 impl Hints {
-    /// `edgeauth [--profile P] <rest>`, in backquotes.
+    /// "run `edgeauth [--profile P] <rest>`".
     pub fn cmd(&self, rest: &str) -> String {
+        format!("run {}", self.quoted(rest))
+    }
+
+    /// "`edgeauth [--profile P] <rest>`".
+    pub fn quoted(&self, rest: &str) -> String {
         match &self.profile {
-            Some(p) => format!("run `edgeauth --profile {p} {rest}`"),
-            None => format!("run `edgeauth {rest}`"),
+            Some(p) => format!("`edgeauth --profile {p} {rest}`"),
+            None => format!("`edgeauth {rest}`"),
         }
     }
 
     /// What to do when there is no credential.
     pub fn not_signed_in(&self) -> Failure {
-        Failure::NotSignedIn { next: self.cmd("auth login") }
+        Failure::NotSignedIn {
+            next: self.cmd("auth login"),
+        }
     }
 
     /// What to do after a 401/403.
@@ -228,7 +257,10 @@ impl Hints {
     pub fn after_error(&self, r: &ApiRefusal) -> Option<String> {
         use Reason::*;
         match r.reason() {
-            Some(EmailTaken) => Some(format!("sign in instead: {}", self.cmd("auth login --email <EMAIL>"))),
+            Some(EmailTaken) => Some(format!(
+                "sign in instead: {}",
+                self.cmd("auth login --email <EMAIL>")
+            )),
             Some(NoRoute) => Some("check the path: the policy has no route for it".to_string()),
             Some(StoreUnavailable | IssuerUnreachable) => {
                 Some("the server cannot decide right now: try again shortly".to_string())
@@ -259,34 +291,88 @@ mod tests {
         let h = Hints::default();
         assert_eq!(Failure::Usage("x".into()).exit_code(), 2);
         assert_eq!(h.not_signed_in().exit_code(), 4);
-        for (status, reason) in [(401, "token_expired"), (401, "api_key_revoked"), (403, "insufficient_scope"), (401, "signature_missing")] {
-            assert_eq!(Failure::from_refusal(refusal(status, reason), &h).exit_code(), 4, "{reason}");
+        for (status, reason) in [
+            (401, "token_expired"),
+            (401, "api_key_revoked"),
+            (403, "insufficient_scope"),
+            (401, "signature_missing"),
+        ] {
+            assert_eq!(
+                Failure::from_refusal(refusal(status, reason), &h).exit_code(),
+                4,
+                "{reason}"
+            );
         }
-        for (status, reason) in [(400, "invalid_field"), (404, "not_found"), (409, "email_taken"), (429, "rate_limited"), (503, "store_unavailable"), (500, "whatever")] {
-            assert_eq!(Failure::from_refusal(refusal(status, reason), &h).exit_code(), 1, "{reason}");
+        for (status, reason) in [
+            (400, "invalid_field"),
+            (404, "not_found"),
+            (409, "email_taken"),
+            (429, "rate_limited"),
+            (503, "store_unavailable"),
+            (500, "whatever"),
+        ] {
+            assert_eq!(
+                Failure::from_refusal(refusal(status, reason), &h).exit_code(),
+                1,
+                "{reason}"
+            );
         }
-        let unreachable = Failure::Unreachable { url: "http://127.0.0.1:1".into(), detail: "connection refused".into() };
+        let unreachable = Failure::Unreachable {
+            url: "http://127.0.0.1:1".into(),
+            detail: "connection refused".into(),
+        };
         assert_eq!(unreachable.exit_code(), 1);
         assert!(unreachable.to_string().contains("http://127.0.0.1:1"));
-        let config = Failure::Config { path: "/x/config.toml".into(), line: Some(3), detail: "bad".into() };
+        let config = Failure::Config {
+            path: "/x/config.toml".into(),
+            line: Some(3),
+            detail: "bad".into(),
+        };
         assert_eq!(config.exit_code(), 1);
-        assert!(config.to_string().starts_with("config file /x/config.toml line 3: bad"));
+        assert!(config
+            .to_string()
+            .starts_with("config file /x/config.toml line 3: bad"));
         assert_eq!(Failure::Keyring("none".into()).exit_code(), 1);
-        assert_eq!(Failure::DeviceLogin { what: "denied".into(), next: "x".into() }.exit_code(), 4);
+        assert_eq!(
+            Failure::DeviceLogin {
+                what: "denied".into(),
+                next: "x".into()
+            }
+            .exit_code(),
+            4
+        );
     }
 
     #[test]
     fn messages_say_what_to_run_next() {
         let h = Hints::default();
         let f = Failure::from_refusal(refusal(401, "token_expired"), &h);
-        assert!(f.to_string().ends_with("session expired: run `edgeauth auth login`"), "{f}");
-        assert_eq!(h.not_signed_in().to_string(), "not signed in: run `edgeauth auth login`");
+        assert!(
+            f.to_string()
+                .ends_with("session expired: run `edgeauth auth login`"),
+            "{f}"
+        );
+        assert_eq!(
+            h.not_signed_in().to_string(),
+            "not signed in: run `edgeauth auth login`"
+        );
 
-        let ci = Hints { profile: Some("ci".into()), api_key: true, from_env: false };
+        let ci = Hints {
+            profile: Some("ci".into()),
+            api_key: true,
+            from_env: false,
+        };
         let f = Failure::from_refusal(refusal(401, "api_key_revoked"), &ci);
-        assert!(f.to_string().contains("`edgeauth --profile ci auth login --with-token`"), "{f}");
+        assert!(
+            f.to_string()
+                .contains("`edgeauth --profile ci auth login --with-token`"),
+            "{f}"
+        );
 
-        let env = Hints { from_env: true, ..Hints::default() };
+        let env = Hints {
+            from_env: true,
+            ..Hints::default()
+        };
         let f = Failure::from_refusal(refusal(401, "api_key_revoked"), &env);
         assert!(f.to_string().contains("EDGEAUTH_TOKEN"), "{f}");
 
@@ -301,11 +387,25 @@ mod tests {
         let mut r = refusal(400, "invalid_field");
         r.message = Some("password: must be 8 to 1024 characters".into());
         let f = Failure::from_refusal(r, &Hints::default());
-        assert_eq!(f.to_string(), "password: must be 8 to 1024 characters (400 invalid_field)");
+        assert_eq!(
+            f.to_string(),
+            "password: must be 8 to 1024 characters (400 invalid_field)"
+        );
         let mut r = refusal(429, "rate_limited");
         r.retry_after_s = Some(30);
-        assert!(Failure::from_refusal(r, &Hints::default()).to_string().contains("try again in 30 s"));
-        let bare = ApiRefusal { status: 502, code: None, reason: None, message: None, retry_after_s: None };
-        assert_eq!(Failure::from_refusal(bare, &Hints::default()).to_string(), "the server answered 502 (502)");
+        assert!(Failure::from_refusal(r, &Hints::default())
+            .to_string()
+            .contains("try again in 30 s"));
+        let bare = ApiRefusal {
+            status: 502,
+            code: None,
+            reason: None,
+            message: None,
+            retry_after_s: None,
+        };
+        assert_eq!(
+            Failure::from_refusal(bare, &Hints::default()).to_string(),
+            "the server answered 502"
+        );
     }
 }

@@ -11,7 +11,9 @@ pub const REFRESH_MARGIN_S: i64 = 5 * 60;
 /// The claims of a JWT, read without verifying anything: for display and for
 /// deciding when to refresh, never for trusting what they say.
 pub fn unverified_claims(token: &str) -> Option<Map<String, Value>> {
-    Unverified::parse(token).ok().map(|t| t.dangerous_unchecked_claims().clone())
+    Unverified::parse(token)
+        .ok()
+        .map(|t| t.dangerous_unchecked_claims().clone())
 }
 
 /// `exp` of a JWT (Unix seconds), unverified.
@@ -59,7 +61,12 @@ mod tests {
     const NOW: i64 = 1_800_000_000;
 
     fn session(exp: Option<i64>) -> Facts {
-        Facts { kind: CredentialKind::Session, exp, has_refresh_token: true, refresh_exp: None }
+        Facts {
+            kind: CredentialKind::Session,
+            exp,
+            has_refresh_token: true,
+            refresh_exp: None,
+        }
     }
 
     #[test]
@@ -78,11 +85,18 @@ mod tests {
         assert_eq!(plan(f, NOW), Plan::UseAsIs);
         let mut f = session(Some(NOW + 10));
         f.refresh_exp = Some(NOW - 1);
-        assert_eq!(plan(f, NOW), Plan::UseAsIs, "a dead refresh token is not worth a call");
+        assert_eq!(
+            plan(f, NOW),
+            Plan::UseAsIs,
+            "a dead refresh token is not worth a call"
+        );
         f.refresh_exp = Some(NOW + 100);
         assert_eq!(plan(f, NOW), Plan::RefreshFirst);
         for kind in [CredentialKind::ApiKey, CredentialKind::Token] {
-            let f = Facts { kind, ..session(Some(NOW + 10)) };
+            let f = Facts {
+                kind,
+                ..session(Some(NOW + 10))
+            };
             assert_eq!(plan(f, NOW), Plan::UseAsIs);
         }
         assert_eq!(plan(session(None), NOW), Plan::UseAsIs);

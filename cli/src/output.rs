@@ -52,7 +52,11 @@ fn tenants_text(v: &Value) -> String {
                 None => t.clone(),
             })
             .collect(),
-        Value::Array(a) => a.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+        Value::Array(a) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect(),
         _ => Vec::new(),
     };
     if items.is_empty() {
@@ -85,7 +89,9 @@ fn kind_word(kind: &str) -> &str {
 /// `auth whoami`, for people.
 pub fn whoami_text(w: &Value, now: i64) -> String {
     let mut lines = Vec::new();
-    let who = str_of(w, "email").or_else(|| str_of(w, "subject")).unwrap_or("(unknown)");
+    let who = str_of(w, "email")
+        .or_else(|| str_of(w, "subject"))
+        .unwrap_or("(unknown)");
     let kind = kind_word(str_of(w, "kind").unwrap_or("?"));
     lines.push(format!("{who} ({kind})"));
     let mut field = |name: &str, value: String| lines.push(format!("  {name:<9} {value}"));
@@ -119,8 +125,13 @@ pub struct StatusView<'a> {
 
 /// `auth status`, for people.
 pub fn status_text(s: &StatusView<'_>) -> String {
-    let who = str_of(s.whoami, "email").or_else(|| str_of(s.whoami, "subject")).unwrap_or("(unknown)");
-    let mut lines = vec![format!("Signed in to {} as {who} (profile {})", s.url, s.profile)];
+    let who = str_of(s.whoami, "email")
+        .or_else(|| str_of(s.whoami, "subject"))
+        .unwrap_or("(unknown)");
+    let mut lines = vec![format!(
+        "Signed in to {} as {who} (profile {})",
+        s.url, s.profile
+    )];
     let mut field = |name: &str, value: String| lines.push(format!("  {name:<12} {value}"));
     let credential = match (s.kind, &s.key_prefix) {
         (CredentialKind::ApiKey, Some(p)) => format!("API key {p}…"),
@@ -128,12 +139,22 @@ pub fn status_text(s: &StatusView<'_>) -> String {
         (CredentialKind::Session, _) => "session (access token and refresh token)".to_string(),
         (CredentialKind::Token, _) => "token (JWT, no refresh)".to_string(),
     };
-    field("credential:", format!("{credential}, from {} ({})", s.source.as_str(), s.source_detail));
-    field("account:", format!(
-        "{} {}",
-        kind_word(str_of(s.whoami, "kind").unwrap_or("?")),
-        str_of(s.whoami, "subject").unwrap_or("?")
-    ));
+    field(
+        "credential:",
+        format!(
+            "{credential}, from {} ({})",
+            s.source.as_str(),
+            s.source_detail
+        ),
+    );
+    field(
+        "account:",
+        format!(
+            "{} {}",
+            kind_word(str_of(s.whoami, "kind").unwrap_or("?")),
+            str_of(s.whoami, "subject").unwrap_or("?")
+        ),
+    );
     if let Some(k) = str_of(s.whoami, "key_id") {
         field("key id:", k.to_string());
     }
@@ -160,7 +181,12 @@ pub fn status_json(whoami: &Value, profile: &str, url: &str, source: Source) -> 
 }
 
 /// `POST /v1/auth/token`-shaped answers without their secrets, for `auth login --json` and `auth refresh --json`.
-pub fn session_json_without_secrets(answer: &Value, profile: &str, url: &str, source: Source) -> Value {
+pub fn session_json_without_secrets(
+    answer: &Value,
+    profile: &str,
+    url: &str,
+    source: Source,
+) -> Value {
     let mut out = answer.as_object().cloned().unwrap_or_default();
     out.remove("token");
     out.remove("refresh_token");
@@ -184,7 +210,6 @@ pub fn key_created_text(k: &Value, now: i64) -> String {
         "Copy it now: it is shown this once and cannot be shown again.".to_string(),
     ];
     let mut field = |name: &str, value: String| lines.push(format!("  {name:<10} {value}"));
-    field("prefix:", str_of(k, "prefix").unwrap_or("").to_string());
     field("scopes:", scopes_text(&k["scopes"]));
     field("resources:", resources_text(k));
     field("tenants:", tenants_text(&k["tenants"]));
@@ -206,7 +231,8 @@ fn resources_text(k: &Value) -> String {
 /// `keys list`, for people: one row per key, never the key itself.
 pub fn keys_table(keys: &[Value], now: i64) -> String {
     if keys.is_empty() {
-        return "No API keys. Create one with `edgeauth keys create --name NAME --scope SCOPE`.".into();
+        return "No API keys. Create one with `edgeauth keys create --name NAME --scope SCOPE`."
+            .into();
     }
     let rows: Vec<[String; 5]> = keys
         .iter()
@@ -249,22 +275,40 @@ pub fn keys_table(keys: &[Value], now: i64) -> String {
 }
 
 /// `auth token-info --json` for a JWT.
-pub fn token_info_jwt_json(claims: &Map<String, Value>, profile: &str, url: &str, source: Source) -> Value {
+pub fn token_info_jwt_json(
+    claims: &Map<String, Value>,
+    profile: &str,
+    url: &str,
+    source: Source,
+) -> Value {
     json!({ "type": "jwt", "profile": profile, "url": url, "source": source.as_str(), "claims": claims })
 }
 
 /// `auth token-info --json` for an API key: its prefix and the whoami answer.
-pub fn token_info_key_json(prefix: &str, whoami: &Value, profile: &str, url: &str, source: Source) -> Value {
+pub fn token_info_key_json(
+    prefix: &str,
+    whoami: &Value,
+    profile: &str,
+    url: &str,
+    source: Source,
+) -> Value {
     json!({ "type": "api_key", "profile": profile, "url": url, "source": source.as_str(), "prefix": prefix, "whoami": whoami })
 }
 
 /// `auth token-info`, for people: the claims, one a line, times made readable.
 pub fn claims_text(claims: &Map<String, Value>, source: Source, now: i64) -> String {
-    let mut lines = vec![format!("JWT from {} (claims as decoded, not verified):", source.as_str())];
+    let mut lines = vec![format!(
+        "JWT from {} (claims as decoded, not verified):",
+        source.as_str()
+    )];
     for (name, value) in claims {
         let shown = match (name.as_str(), value.as_i64()) {
             ("exp" | "iat" | "nbf", Some(t)) => {
-                format!("{t} ({}, {})", edgeauth_core::time::rfc3339(t), relative(t, now))
+                format!(
+                    "{t} ({}, {})",
+                    edgeauth_core::time::rfc3339(t),
+                    relative(t, now)
+                )
             }
             _ => match value {
                 Value::String(s) => s.clone(),
@@ -305,6 +349,7 @@ pub fn config_list_text(doc: &ConfigDoc, active: &str, default_url: &str) -> Str
         names.push(&active_owned);
         names.sort();
     }
+    let width = names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
     names
         .into_iter()
         .map(|name| {
@@ -319,7 +364,8 @@ pub fn config_list_text(doc: &ConfigDoc, active: &str, default_url: &str) -> Str
                     format!("{} {who}{store}", c.kind.as_str())
                 }
             };
-            format!("{mark} {name}  {url}  {who}")
+            let pad = " ".repeat(width - name.chars().count());
+            format!("{mark} {name}{pad}  {url}  {who}")
         })
         .collect::<Vec<_>>()
         .join("\n")
@@ -350,10 +396,16 @@ mod tests {
     fn whoami_for_people() {
         let t = whoami_text(&whoami_user(), NOW);
         assert!(t.starts_with("a@example.com (user)"), "{t}");
-        assert!(t.contains("scopes:   *") && t.contains("demo (admin)") && t.contains("in 59 min"), "{t}");
+        assert!(
+            t.contains("scopes:   *") && t.contains("demo (admin)") && t.contains("in 59 min"),
+            "{t}"
+        );
         let key = json!({"kind": "api_key", "subject": "usr_1", "scopes": ["scans:read"], "tenants": [], "key_id": "key_9"});
         let t = whoami_text(&key, NOW);
-        assert!(t.starts_with("usr_1 (API key)") && t.contains("key_9") && t.contains("never"), "{t}");
+        assert!(
+            t.starts_with("usr_1 (API key)") && t.contains("key_9") && t.contains("never"),
+            "{t}"
+        );
     }
 
     #[test]
@@ -371,14 +423,31 @@ mod tests {
             now: NOW,
         };
         let t = status_text(&view);
-        assert!(t.starts_with("Signed in to http://127.0.0.1:8787 as a@example.com (profile default)"), "{t}");
+        assert!(
+            t.starts_with("Signed in to http://127.0.0.1:8787 as a@example.com (profile default)"),
+            "{t}"
+        );
         assert!(t.contains("from config (/tmp/x/config.toml)"), "{t}");
-        assert!(t.contains("in 59 min; refreshes itself until 2027-01-01T00:00:00Z"), "{t}");
+        assert!(
+            t.contains("(in 59 min); refreshes itself until 2027-01-01T00:00:00Z"),
+            "{t}"
+        );
 
         let key = json!({"kind": "api_key", "subject": "usr_1", "scopes": [], "tenants": [], "key_id": "key_9"});
-        let view = StatusView { source: Source::Env, source_detail: "EDGEAUTH_TOKEN".into(), kind: CredentialKind::ApiKey, key_prefix: Some("ea_live_abcd".into()), whoami: &key, refresh_expires_at: None, ..view };
+        let view = StatusView {
+            source: Source::Env,
+            source_detail: "EDGEAUTH_TOKEN".into(),
+            kind: CredentialKind::ApiKey,
+            key_prefix: Some("ea_live_abcd".into()),
+            whoami: &key,
+            refresh_expires_at: None,
+            ..view
+        };
         let t = status_text(&view);
-        assert!(t.contains("API key ea_live_abcd…, from env (EDGEAUTH_TOKEN)"), "{t}");
+        assert!(
+            t.contains("API key ea_live_abcd…, from env (EDGEAUTH_TOKEN)"),
+            "{t}"
+        );
     }
 
     #[test]
@@ -397,7 +466,10 @@ mod tests {
         let answer = json!({"token": "a.b.c", "refresh_token": "ea_rt_x", "expires_at": "t", "refresh_expires_at": "r", "user": {"id": "usr_1"}});
         let s = session_json_without_secrets(&answer, "default", "http://x:1", Source::Config);
         let text = s.to_string();
-        assert!(!text.contains("a.b.c") && !text.contains("ea_rt_x"), "{text}");
+        assert!(
+            !text.contains("a.b.c") && !text.contains("ea_rt_x"),
+            "{text}"
+        );
         assert_eq!(s["user"]["id"], "usr_1");
         assert_eq!(s["expires_at"], "t");
         assert_eq!(s["source"], "config");
@@ -407,8 +479,16 @@ mod tests {
     fn keys_for_people() {
         let key = json!({"id": "key_1", "name": "CI", "key": "ea_live_SECRETSECRET", "prefix": "ea_live_SECR", "scopes": ["scans:read"], "all_resources": true, "resources": [], "tenants": [], "allowed_ips": [], "created_at": "x", "expires_at": null});
         let t = key_created_text(&key, NOW);
-        assert_eq!(t.matches("ea_live_SECRETSECRET").count(), 1, "the key is printed exactly once: {t}");
-        assert!(t.contains("cannot be shown again") && t.contains("resources: all"), "{t}");
+        assert_eq!(
+            t.matches("ea_live_").count(),
+            1,
+            "the key is printed exactly once, and nothing else looks like one: {t}"
+        );
+        assert!(t.contains("\n  ea_live_SECRETSECRET\n"), "{t}");
+        assert!(
+            t.contains("cannot be shown again") && t.contains("resources: all"),
+            "{t}"
+        );
 
         let listed = vec![
             json!({"id": "key_1", "name": "CI", "prefix": "ea_live_SECR", "scopes": ["scans:read"], "expires_at": null}),
@@ -418,7 +498,10 @@ mod tests {
         let lines: Vec<&str> = t.lines().collect();
         assert_eq!(lines.len(), 3);
         assert!(lines[0].starts_with("ID      NAME"), "{t}");
-        assert!(lines[1].contains("ea_live_SECR…") && lines[1].ends_with("never"), "{t}");
+        assert!(
+            lines[1].contains("ea_live_SECR…") && lines[1].ends_with("never"),
+            "{t}"
+        );
         assert!(lines[2].ends_with("in 30 d"), "{t}");
         assert!(keys_table(&[], NOW).contains("keys create"));
     }
@@ -430,7 +513,14 @@ mod tests {
         claims.insert("exp".into(), json!(NOW + 60));
         let t = claims_text(&claims, Source::Config, NOW);
         assert!(t.contains("sub: usr_1"));
-        assert!(t.contains(&format!("exp: {} ({}, in 60 s)", NOW + 60, edgeauth_core::time::rfc3339(NOW + 60))), "{t}");
+        assert!(
+            t.contains(&format!(
+                "exp: {} ({}, in 60 s)",
+                NOW + 60,
+                edgeauth_core::time::rfc3339(NOW + 60)
+            )),
+            "{t}"
+        );
     }
 
     #[test]
@@ -440,7 +530,10 @@ mod tests {
         )
         .unwrap();
         let t = config_list_text(&doc, "ci", "http://127.0.0.1:8787");
-        assert!(t.contains("* ci  http://b:1  api_key ?, in the keyring"), "{t}");
+        assert!(
+            t.contains("* ci       http://b:1  api_key ?, in the keyring"),
+            "{t}"
+        );
         assert!(t.contains("  default  http://a:1  not signed in"), "{t}");
         let j = config_list_json(&doc, "ci");
         assert_eq!(j["active_profile"], "ci");

@@ -27,7 +27,9 @@ pub fn password_from_stdin() -> Result<Secret, Failure> {
     all.zeroize();
     read.map_err(|e| Failure::Other(format!("cannot read the password from standard input: {e}")))?;
     if secret.is_empty() {
-        return Err(Failure::Usage("--password-stdin: standard input held no password".into()));
+        return Err(Failure::Usage(
+            "--password-stdin: standard input held no password".into(),
+        ));
     }
     Ok(secret)
 }
@@ -40,7 +42,9 @@ pub fn token_from_stdin() -> Result<Secret, Failure> {
     all.zeroize();
     read.map_err(|e| Failure::Other(format!("cannot read the key from standard input: {e}")))?;
     if secret.is_empty() {
-        return Err(Failure::Usage("--with-token: standard input held no key".into()));
+        return Err(Failure::Usage(
+            "--with-token: standard input held no key".into(),
+        ));
     }
     Ok(secret)
 }
@@ -68,7 +72,10 @@ pub fn line_prompt(label: &str) -> Result<String, Failure> {
         .map_err(|e| Failure::Other(format!("cannot read from the terminal: {e}")))?;
     let value = line.trim().to_string();
     if value.is_empty() {
-        return Err(Failure::Usage(format!("{} is required", label.trim().trim_end_matches(':'))));
+        return Err(Failure::Usage(format!(
+            "{} is required",
+            label.trim().trim_end_matches(':')
+        )));
     }
     Ok(value)
 }

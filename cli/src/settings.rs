@@ -3,7 +3,9 @@
 use edgeauth_core::credential::CredentialForm;
 use edgeauth_core::secret::Secret;
 
-use crate::config::{valid_profile_name, ConfigDoc, CredentialKind, StoredCredential, DEFAULT_PROFILE};
+use crate::config::{
+    valid_profile_name, ConfigDoc, CredentialKind, StoredCredential, DEFAULT_PROFILE,
+};
 use crate::failure::{Failure, Hints};
 
 /// The server used when nothing names one (SPEC "CLI").
@@ -78,13 +80,14 @@ impl Target {
 /// `http(s)://host[:port]`, no path, query or fragment, no trailing slash.
 pub fn normalize_url(raw: &str) -> Result<String, String> {
     let url = raw.trim();
-    let rest = if let Some(r) = url.strip_prefix("http://") {
-        r
-    } else if let Some(r) = url.strip_prefix("https://") {
-        r
-    } else {
-        return Err(format!("{url:?} is not an http:// or https:// URL"));
-    };
+    let scheme = ["http://", "https://"]
+        .into_iter()
+        .find(|s| {
+            url.get(..s.len())
+                .is_some_and(|p| p.eq_ignore_ascii_case(s))
+        })
+        .ok_or_else(|| format!("{url:?} is not an http:// or https:// URL"))?;
+    let rest = &url[scheme.len()..];
     let authority = rest.trim_end_matches('/');
     if authority.is_empty() {
         return Err(format!("{url:?} has no host"));
@@ -94,8 +97,7 @@ pub fn normalize_url(raw: &str) -> Result<String, String> {
             "{url:?} must be the server's origin only (scheme, host and port: no path, query or user)"
         ));
     }
-    let scheme_len = url.len() - rest.len();
-    Ok(format!("{}{}", &url[..scheme_len].to_ascii_lowercase(), authority))
+    Ok(format!("{scheme}{authority}"))
 }
 
 /// Picks the profile and the URL.
@@ -132,7 +134,12 @@ pub fn resolve_target(
         Origin::Env => Failure::Usage(format!("EDGEAUTH_URL: {why}")),
         _ => Failure::Other(format!("profile {profile}'s url: {why}")),
     })?;
-    Ok(Target { profile, profile_origin, url, url_origin })
+    Ok(Target {
+        profile,
+        profile_origin,
+        url,
+        url_origin,
+    })
 }
 
 /// The credential a command will send, with what it needs to refresh itself.
@@ -219,11 +226,17 @@ mod tests {
     use crate::config::Profile;
 
     fn doc_with(active: Option<&str>, profiles: &[(&str, Option<&str>)]) -> ConfigDoc {
-        let mut doc = ConfigDoc { active_profile: active.map(str::to_string), ..ConfigDoc::default() };
+        let mut doc = ConfigDoc {
+            active_profile: active.map(str::to_string),
+            ..ConfigDoc::default()
+        };
         for (name, url) in profiles {
             doc.profiles.insert(
                 name.to_string(),
-                Profile { url: url.map(str::to_string), ..Profile::default() },
+                Profile {
+                    url: url.map(str::to_string),
+                    ..Profile::default()
+                },
             );
         }
         doc
@@ -240,47 +253,116 @@ mod tests {
     #[test]
     fn profile_precedence_flag_env_config_default() {
         let doc = doc_with(Some("fromconfig"), &[]);
-        let t = |f: Option<&str>, e: &EnvSettings, d: &ConfigDoc| resolve_target(f, None, e, d).unwrap();
+        let t = |f: Option<&str>, e: &EnvSettings, d: &ConfigDoc| {
+            resolve_target(f, None, e, d).unwrap()
+        };
         let r = t(Some("flag"), &env(None, Some("envp"), None), &doc);
-        assert_eq!((r.profile.as_str(), r.profile_origin), ("flag", Origin::Flag));
+        assert_eq!(
+            (r.profile.as_str(), r.profile_origin),
+            ("flag", Origin::Flag)
+        );
         let r = t(None, &env(None, Some("envp"), None), &doc);
-        assert_eq!((r.profile.as_str(), r.profile_origin), ("envp", Origin::Env));
+        assert_eq!(
+            (r.profile.as_str(), r.profile_origin),
+            ("envp", Origin::Env)
+        );
         let r = t(None, &env(None, None, None), &doc);
-        assert_eq!((r.profile.as_str(), r.profile_origin), ("fromconfig", Origin::Config));
+        assert_eq!(
+            (r.profile.as_str(), r.profile_origin),
+            ("fromconfig", Origin::Config)
+        );
         let r = t(None, &env(None, None, None), &ConfigDoc::default());
-        assert_eq!((r.profile.as_str(), r.profile_origin), ("default", Origin::Default));
+        assert_eq!(
+            (r.profile.as_str(), r.profile_origin),
+            ("default", Origin::Default)
+        );
     }
 
     #[test]
     fn url_precedence_flag_env_profile_default() {
-        let doc = doc_with(None, &[("default", Some("http://stored:1/")), ("other", None)]);
-        let r = resolve_target(None, Some("http://flag:1"), &env(Some("http://env:1"), None, None), &doc).unwrap();
-        assert_eq!((r.url.as_str(), r.url_origin), ("http://flag:1", Origin::Flag));
+        let doc = doc_with(
+            None,
+            &[("default", Some("http://stored:1/")), ("other", None)],
+        );
+        let r = resolve_target(
+            None,
+            Some("http://flag:1"),
+            &env(Some("http://env:1"), None, None),
+            &doc,
+        )
+        .unwrap();
+        assert_eq!(
+            (r.url.as_str(), r.url_origin),
+            ("http://flag:1", Origin::Flag)
+        );
         let r = resolve_target(None, None, &env(Some("http://env:1"), None, None), &doc).unwrap();
-        assert_eq!((r.url.as_str(), r.url_origin), ("http://env:1", Origin::Env));
+        assert_eq!(
+            (r.url.as_str(), r.url_origin),
+            ("http://env:1", Origin::Env)
+        );
         let r = resolve_target(None, None, &env(None, None, None), &doc).unwrap();
-        assert_eq!((r.url.as_str(), r.url_origin), ("http://stored:1", Origin::Config));
+        assert_eq!(
+            (r.url.as_str(), r.url_origin),
+            ("http://stored:1", Origin::Config)
+        );
         let r = resolve_target(Some("other"), None, &env(None, None, None), &doc).unwrap();
-        assert_eq!((r.url.as_str(), r.url_origin), (DEFAULT_URL, Origin::Default));
+        assert_eq!(
+            (r.url.as_str(), r.url_origin),
+            (DEFAULT_URL, Origin::Default)
+        );
     }
 
     #[test]
     fn bad_names_and_urls_are_usage_errors_when_typed() {
         let e = env(None, None, None);
         let doc = ConfigDoc::default();
-        assert_eq!(resolve_target(Some("a b"), None, &e, &doc).unwrap_err().exit_code(), 2);
-        assert_eq!(resolve_target(None, Some("ftp://x"), &e, &doc).unwrap_err().exit_code(), 2);
+        assert_eq!(
+            resolve_target(Some("a b"), None, &e, &doc)
+                .unwrap_err()
+                .exit_code(),
+            2
+        );
+        assert_eq!(
+            resolve_target(None, Some("ftp://x"), &e, &doc)
+                .unwrap_err()
+                .exit_code(),
+            2
+        );
         let bad_env = env(Some("localhost:8787"), None, None);
-        assert_eq!(resolve_target(None, None, &bad_env, &doc).unwrap_err().exit_code(), 2);
+        assert_eq!(
+            resolve_target(None, None, &bad_env, &doc)
+                .unwrap_err()
+                .exit_code(),
+            2
+        );
         let bad_doc = doc_with(None, &[("default", Some("nope"))]);
-        assert_eq!(resolve_target(None, None, &e, &bad_doc).unwrap_err().exit_code(), 1);
+        assert_eq!(
+            resolve_target(None, None, &e, &bad_doc)
+                .unwrap_err()
+                .exit_code(),
+            1
+        );
     }
 
     #[test]
     fn urls_are_normalized() {
-        assert_eq!(normalize_url("http://127.0.0.1:8787/").unwrap(), "http://127.0.0.1:8787");
-        assert_eq!(normalize_url(" HTTPS://auth.example.com ").unwrap(), "https://auth.example.com");
-        for bad in ["127.0.0.1:8787", "http://", "http:///x", "http://h/api", "http://h?x=1", "http://u:p@h", "file:///etc"] {
+        assert_eq!(
+            normalize_url("http://127.0.0.1:8787/").unwrap(),
+            "http://127.0.0.1:8787"
+        );
+        assert_eq!(
+            normalize_url(" HTTPS://auth.example.com ").unwrap(),
+            "https://auth.example.com"
+        );
+        for bad in [
+            "127.0.0.1:8787",
+            "http://",
+            "http:///x",
+            "http://h/api",
+            "http://h?x=1",
+            "http://u:p@h",
+            "file:///etc",
+        ] {
             assert!(normalize_url(bad).is_err(), "{bad}");
         }
     }
@@ -311,22 +393,34 @@ mod tests {
             url_origin: Origin::Flag,
         };
         let none = env(None, None, None);
-        assert!(matches!(locate(&none, &doc, &at("http://a:1")), Located::Stored(_)));
+        assert!(matches!(
+            locate(&none, &doc, &at("http://a:1")),
+            Located::Stored(_)
+        ));
         match locate(&none, &doc, &at("http://b:1")) {
             Located::OtherServer(u) => assert_eq!(u, "http://a:1"),
             _ => panic!("a credential must not follow --url to another server"),
         }
         let with_token = env(None, None, Some("ea_live_x"));
-        assert!(matches!(locate(&with_token, &doc, &at("http://b:1")), Located::Env(_)));
+        assert!(matches!(
+            locate(&with_token, &doc, &at("http://b:1")),
+            Located::Env(_)
+        ));
         let empty = ConfigDoc::default();
-        assert!(matches!(locate(&none, &empty, &at("http://a:1")), Located::None));
+        assert!(matches!(
+            locate(&none, &empty, &at("http://a:1")),
+            Located::None
+        ));
     }
 
     #[test]
     fn bare_credentials_are_classified_by_core() {
         let key = format!("ea_live_{}", "a".repeat(40));
         assert_eq!(kind_of_bare_credential(&key), Ok(CredentialKind::ApiKey));
-        assert_eq!(kind_of_bare_credential("eyJh.eyJz.c2ln"), Ok(CredentialKind::Token));
+        assert_eq!(
+            kind_of_bare_credential("eyJh.eyJz.c2ln"),
+            Ok(CredentialKind::Token)
+        );
         assert!(kind_of_bare_credential("ea_rt_abc").is_err());
         assert!(kind_of_bare_credential("hunter2").is_err());
     }

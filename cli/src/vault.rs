@@ -17,7 +17,10 @@ pub const SERVICE: &str = "edgeauth";
 
 /// The platform's store, or why there is none.
 fn platform_store() -> Result<Arc<CredentialStore>, String> {
-    #[cfg(all(unix, not(any(target_os = "macos", target_os = "ios", target_os = "android"))))]
+    #[cfg(all(
+        unix,
+        not(any(target_os = "macos", target_os = "ios", target_os = "android"))
+    ))]
     {
         zbus_secret_service_keyring_store::Store::new()
             .map(|s| s as Arc<CredentialStore>)
@@ -36,7 +39,10 @@ fn platform_store() -> Result<Arc<CredentialStore>, String> {
             .map_err(|e| format!("the Credential Manager cannot be opened ({e})"))
     }
     #[cfg(not(any(
-        all(unix, not(any(target_os = "macos", target_os = "ios", target_os = "android"))),
+        all(
+            unix,
+            not(any(target_os = "macos", target_os = "ios", target_os = "android"))
+        ),
         target_os = "macos",
         target_os = "windows"
     )))]
@@ -78,12 +84,20 @@ impl Vault {
     }
 
     fn entry(&self, profile: &str) -> Result<Entry, Failure> {
-        Entry::new_in_store(&self.store, SERVICE, profile)
-            .map_err(|e| Failure::Keyring(format!("the OS keyring refused the entry for profile {profile}: {e}")))
+        Entry::new_in_store(&self.store, SERVICE, profile).map_err(|e| {
+            Failure::Keyring(format!(
+                "the OS keyring refused the entry for profile {profile}: {e}"
+            ))
+        })
     }
 
     /// Keeps a profile's secrets (replacing what was there).
-    pub fn save(&self, profile: &str, token: &Secret, refresh_token: Option<&Secret>) -> Result<(), Failure> {
+    pub fn save(
+        &self,
+        profile: &str,
+        token: &Secret,
+        refresh_token: Option<&Secret>,
+    ) -> Result<(), Failure> {
         let mut value = json!({ "token": token.expose() });
         if let Some(r) = refresh_token {
             value["refresh_token"] = json!(r.expose());
@@ -91,7 +105,9 @@ impl Vault {
         let mut text = value.to_string();
         let result = self.entry(profile)?.set_password(&text);
         text.zeroize();
-        result.map_err(|e| Failure::Keyring(format!("the OS keyring did not store the credential: {e}")))
+        result.map_err(|e| {
+            Failure::Keyring(format!("the OS keyring did not store the credential: {e}"))
+        })
     }
 
     /// Reads a profile's secrets.
@@ -107,7 +123,9 @@ impl Vault {
                 })
             }
             Err(Error::NoEntry) => Ok(None),
-            Err(e) => Err(Failure::Keyring(format!("the OS keyring did not answer: {e}"))),
+            Err(e) => Err(Failure::Keyring(format!(
+                "the OS keyring did not answer: {e}"
+            ))),
         }
     }
 
@@ -115,7 +133,9 @@ impl Vault {
     pub fn delete(&self, profile: &str) -> Result<(), Failure> {
         match self.entry(profile)?.delete_credential() {
             Ok(()) | Err(Error::NoEntry) => Ok(()),
-            Err(e) => Err(Failure::Keyring(format!("the OS keyring did not delete the credential: {e}"))),
+            Err(e) => Err(Failure::Keyring(format!(
+                "the OS keyring did not delete the credential: {e}"
+            ))),
         }
     }
 }
@@ -129,7 +149,10 @@ mod tests {
         let f = unavailable("no session bus");
         assert_eq!(f.exit_code(), 1);
         let m = f.to_string();
-        assert!(m.contains("no OS keyring") && m.contains("Nothing was stored"), "{m}");
+        assert!(
+            m.contains("no OS keyring") && m.contains("Nothing was stored"),
+            "{m}"
+        );
         assert!(m.contains("without --use-keyring"), "{m}");
     }
 }
