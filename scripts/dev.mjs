@@ -74,6 +74,13 @@ function stop(signal) {
 }
 process.on("SIGINT", () => stop("SIGINT"));
 process.on("SIGTERM", () => stop("SIGTERM"));
+// `npm run dev` runs us under `sh -c`, which does not pass on the SIGTERM that
+// npm forwards when it is stopped (say by an editor); without this the server
+// would live on, orphaned, holding the port.
+const parent = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parent) stop("parent exited");
+}, 1000).unref();
 
 mf = new Miniflare(
   miniflareOptions({

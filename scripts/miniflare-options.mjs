@@ -43,6 +43,7 @@ export const OPTIONAL_VARS = Object.freeze([
   "EXTERNAL_ISSUERS",
   "FORWARD_AUTHORIZATION",
   "POLICY",
+  "TENANT_ADMINS",
 ]);
 
 export const VAR_NAMES = Object.freeze([...Object.keys(DEVELOPMENT_VARS), ...OPTIONAL_VARS]);
@@ -104,11 +105,13 @@ async function isFile(file) {
 }
 
 /**
- * The ASSETS binding in Node: static files from `dir`. The worker passes the
- * request with its `/console` prefix; the prefix is stripped to find the file.
- * Like Workers static assets' html_handling: `/console/` → index.html,
- * `/console/device` → device.html, and a directory without its slash
- * (`/console`) is redirected to it, so that relative URLs in the page resolve.
+ * The ASSETS binding in Node: static files from `dir`. As with Workers static
+ * assets (wrangler.toml's [assets]), the URL path is looked up as it is: the
+ * worker passes `/console/...` requests unchanged, so the console's files
+ * live in `dir`/console/ (scripts/build.sh puts them there). Like Workers'
+ * html_handling: `/console/` → console/index.html, `/console/device` →
+ * console/device.html, and a directory without its slash (`/console`) is
+ * redirected to it, so that relative URLs in the page resolve.
  */
 export function assetsService(dir = ASSETS_DIR) {
   const root = path.resolve(dir);
@@ -128,14 +131,9 @@ export function assetsService(dir = ASSETS_DIR) {
     } catch {
       return new Response("Bad Request", { status: 400 });
     }
-    let prefix = "";
-    if (pathname === "/console" || pathname.startsWith("/console/")) {
-      prefix = "/console";
-      pathname = pathname.slice(prefix.length);
-    }
     const bare = !pathname.endsWith("/") && path.extname(pathname) === "";
     if (bare && (await fileOf(`${pathname}/index.html`))) {
-      return new Response(null, { status: 307, headers: { Location: `${prefix}${pathname}/${url.search}` } });
+      return new Response(null, { status: 307, headers: { Location: `${pathname}/${url.search}` } });
     }
     if (pathname.endsWith("/")) pathname += "index.html";
     const file = (await fileOf(pathname)) ?? (bare && pathname !== "" ? await fileOf(`${pathname}.html`) : undefined);

@@ -34,13 +34,14 @@ use crate::scope::ScopeSet;
 use serde_json::Value;
 
 /// Who a verified token speaks for. The worker's own tokens are users; external tokens
-/// carry `sub`, and their scopes in `scope` (space-separated) or `scp` (a list).
-/// Claims that do not parse grant nothing.
+/// carry `sub`, and their scopes in `scope` or `scp` (space-separated, or a list).
+/// Tenant roles are taken only from the worker's own tokens: an external IdP does not
+/// decide roles in edgeauth's tenants. Claims that do not parse grant nothing.
 pub fn identity_from_token(t: &VerifiedToken) -> Identity {
     let c = t.claims();
     let s = |k: &str| c.get(k).and_then(Value::as_str).map(str::to_string);
     let scopes = match (c.get("scope"), c.get("scp")) {
-        (Some(Value::String(s)), _) => ScopeSet::parse_lossy(s),
+        (Some(Value::String(s)), _) | (None, Some(Value::String(s))) => ScopeSet::parse_lossy(s),
         (_, Some(Value::Array(list))) => ScopeSet::parse_lossy(
             &list
                 .iter()
@@ -50,8 +51,10 @@ pub fn identity_from_token(t: &VerifiedToken) -> Identity {
         ),
         _ => ScopeSet::default(),
     };
+    let own = t.issuer_kind() == IssuerKind::Own;
     let tenants: BTreeMap<String, Role> = c
         .get("tenants")
+        .filter(|_| own)
         .and_then(Value::as_object)
         .map(|m| {
             m.iter()
@@ -59,7 +62,6 @@ pub fn identity_from_token(t: &VerifiedToken) -> Identity {
                 .collect()
         })
         .unwrap_or_default();
-    let own = t.issuer_kind() == IssuerKind::Own;
     Identity {
         kind: if own {
             CredentialKind::User

@@ -137,6 +137,9 @@ fn is_base62(s: &str) -> bool {
     s.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
+/// Three base64url segments, the header and payload non-empty. The signature may
+/// be empty: an unsigned (`alg: none`) token is still a JWT in form, and the
+/// algorithm step, not the format step, must name what is wrong with it.
 fn is_jwt_shape(s: &str) -> bool {
     if s.len() > MAX_CREDENTIAL_LEN {
         return false;
@@ -145,7 +148,7 @@ fn is_jwt_shape(s: &str) -> bool {
     for segment in s.split('.') {
         count += 1;
         if count > 3
-            || segment.is_empty()
+            || (segment.is_empty() && count < 3)
             || !segment
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
@@ -330,6 +333,19 @@ mod tests {
             Ok(CredentialForm::ApiKey(ApiKeyEnv::Test))
         );
         assert!(CredentialForm::classify(&format!("ea_live_{}", "z".repeat(64))).is_ok());
+        // An unsigned token (`alg: none`) has an empty third segment: still a JWT in
+        // form, refused later as `algorithm_not_allowed`.
+        assert_eq!(
+            CredentialForm::classify("eyJh.eyJz."),
+            Ok(CredentialForm::Jwt)
+        );
+        for bad in [".eyJz.c2ln", "eyJh..c2ln", "..", "eyJh.eyJz"] {
+            assert_eq!(
+                CredentialForm::classify(bad).map_err(|e| e.reason),
+                Err(Reason::MalformedCredential),
+                "{bad}"
+            );
+        }
     }
 
     #[test]
@@ -340,7 +356,6 @@ mod tests {
             "a.b.c.d",
             "a..c",
             ".b.c",
-            "a.b.",
             "a.b+.c",
             "a.b=.c",
             "plain",

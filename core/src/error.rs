@@ -397,7 +397,7 @@ impl ApiError {
             Reason::InsufficientScope => h.push((
                 "WWW-Authenticate",
                 format!(
-                    r#"Bearer realm="edgeauth", error="insufficient_scope", scope="{}""#,
+                    r#"Bearer error="insufficient_scope", scope="{}""#,
                     self.required_scopes.join(" ")
                 ),
             )),

@@ -12,6 +12,10 @@ pub const DEFAULT_FRESH_MS: u64 = 10 * 60 * 1000;
 pub const REFETCH_COOLDOWN_MS: u64 = 60 * 1000;
 /// When the issuer fails, cached keys keep working this long past their lifetime (ms).
 pub const STALE_IF_ERROR_MS: u64 = 24 * 60 * 60 * 1000;
+/// A JWKS fetch that has not answered by then counts as failed (ms): every
+/// request for the issuer waits on the one fetch, so a hanging issuer must
+/// not hang them all.
+pub const FETCH_TIMEOUT_MS: u64 = 5_000;
 
 /// The ES256 public JWKs of a JWKS document, by `kid`. Other key types are skipped:
 /// an algorithm is fixed per key, and edgeauth takes only ES256 from a JWKS.
@@ -56,16 +60,27 @@ pub struct CachedKeySet<K> {
     fetched_at_ms: u64,
     fresh_ms: u64,
     last_attempt_ms: Option<u64>,
+    /// When the fetch in flight started: a miss waits on it rather than
+    /// deciding from a key set that is about to change.
+    fetching_since: Option<u64>,
+    /// The last fetch that ended failed: until the cool-down lets the next one
+    /// start, a `kid` that the cache cannot resolve is the issuer's fault
+    /// (`issuer_unreachable`), not the token's.
+    last_fetch_failed: bool,
 }
 
 /// What to do for a `kid`.
 pub enum Lookup<'a, K> {
     /// Use this key.
     Key(&'a K),
-    /// Fetch the key set (first use, expired, or an unknown `kid` after the cool-down).
+    /// Fetch the key set (first use, expired, or an unknown `kid` after the
+    /// cool-down), or wait on the fetch already in flight.
     Fetch,
     /// The issuer has no such key, and it was asked recently.
     Unknown,
+    /// The issuer failed when it was last asked, recently, and the cache
+    /// cannot resolve this `kid`: 503 `issuer_unreachable`, never a 401.
+    Unreachable,
 }
 
 impl<K> Default for CachedKeySet<K> {
@@ -75,6 +90,8 @@ impl<K> Default for CachedKeySet<K> {
             fetched_at_ms: 0,
             fresh_ms: 0,
             last_attempt_ms: None,
+            fetching_since: None,
+            last_fetch_failed: false,
         }
     }
 }
@@ -97,6 +114,11 @@ impl<K> CachedKeySet<K> {
             // Expired: refresh, but not more than once a minute while the issuer fails.
             Some(k) if self.cooling_down(now_ms) => self.stale_or_fetch(k, now_ms),
             Some(_) => Lookup::Fetch,
+            // Concurrent misses wait on the one fetch in flight.
+            // Concurrent misses wait on the one fetch in flight; one that never
+            // ended (abandoned) answered nothing, so it is started again.
+            None if self.fetching_since.is_some() => Lookup::Fetch,
+            None if self.cooling_down(now_ms) && self.last_fetch_failed => Lookup::Unreachable,
             None if self.cooling_down(now_ms) => Lookup::Unknown,
             None => Lookup::Fetch,
         }
@@ -110,9 +132,11 @@ impl<K> CachedKeySet<K> {
         }
     }
 
-    /// Records an attempt before fetching, so concurrent misses share the cool-down.
+    /// Records an attempt before fetching, so concurrent misses share the cool-down
+    /// and wait on this fetch.
     pub fn attempt(&mut self, now_ms: u64) {
         self.last_attempt_ms = Some(now_ms);
+        self.fetching_since = Some(now_ms);
     }
 
     /// Replaces the keys after a successful fetch.
@@ -120,6 +144,33 @@ impl<K> CachedKeySet<K> {
         self.keys = keys;
         self.fetched_at_ms = now_ms.max(1);
         self.fresh_ms = fresh_ms;
+        self.fetching_since = None;
+        self.last_fetch_failed = false;
+    }
+
+    /// Records a failed fetch: the cached keys stay (stale-if-error).
+    pub fn fetch_failed(&mut self) {
+        self.fetching_since = None;
+        self.last_fetch_failed = true;
+    }
+
+    /// Whether a fetch is under way, so that a miss should wait for it rather
+    /// than start another. A fetch that has outlived [`FETCH_TIMEOUT_MS`] (and
+    /// a second of grace) was abandoned (the request running it went away)
+    /// and no longer counts.
+    pub fn fetch_in_flight(&self, now_ms: u64) -> bool {
+        self.fetching_since
+            .is_some_and(|t| now_ms.saturating_sub(t) < FETCH_TIMEOUT_MS + 1_000)
+    }
+
+    /// Whether a fetch was started and never ended, and is too old to wait for.
+    pub fn fetch_abandoned(&self, now_ms: u64) -> bool {
+        self.fetching_since.is_some() && !self.fetch_in_flight(now_ms)
+    }
+
+    /// Whether the last fetch that ended succeeded (false before any has ended).
+    pub fn last_fetch_ok(&self) -> bool {
+        self.fetched() && !self.last_fetch_failed
     }
 
     /// After a fetch: the key, or why not. A failed fetch serves stale keys for up to a day,
@@ -196,6 +247,67 @@ mod tests {
             Reason::IssuerUnreachable
         );
         assert_eq!(s.resolve_after_fetch("b", true, expired).unwrap(), None);
+    }
+
+    #[test]
+    fn misses_wait_on_the_fetch_in_flight() {
+        let mut s = CachedKeySet::<u8>::default();
+        s.attempt(T0);
+        // A second request for the same (not yet known) kid joins the fetch
+        // instead of being told the kid is unknown.
+        assert!(matches!(s.lookup("a", T0 + 5), Lookup::Fetch));
+        assert!(s.fetch_in_flight(T0 + 5));
+        assert!(!s.last_fetch_ok());
+        s.fetched_ok(
+            HashMap::from([("a".to_string(), 1u8)]),
+            DEFAULT_FRESH_MS,
+            T0 + 10,
+        );
+        assert!(matches!(s.lookup("a", T0 + 20), Lookup::Key(1)));
+        assert!(matches!(s.lookup("b", T0 + 20), Lookup::Unknown));
+        assert!(!s.fetch_in_flight(T0 + 20));
+        assert!(s.last_fetch_ok());
+    }
+
+    #[test]
+    fn an_abandoned_fetch_stops_counting_as_in_flight() {
+        let mut s = CachedKeySet::<u8>::default();
+        s.attempt(T0);
+        assert!(s.fetch_in_flight(T0 + FETCH_TIMEOUT_MS));
+        assert!(!s.fetch_in_flight(T0 + FETCH_TIMEOUT_MS + 1_000));
+        assert!(s.fetch_abandoned(T0 + FETCH_TIMEOUT_MS + 1_000));
+        // It answered nothing: a miss fetches again rather than calling the kid unknown.
+        assert!(matches!(
+            s.lookup("a", T0 + FETCH_TIMEOUT_MS + 1_000),
+            Lookup::Fetch
+        ));
+        s.attempt(T0 + 7_000);
+        s.fetch_failed();
+        assert!(!s.fetch_abandoned(T0 + 20_000));
+    }
+
+    #[test]
+    fn an_unknown_kid_while_the_issuer_is_down_is_unreachable_not_unknown() {
+        // Down from the first fetch: every miss in the cool-down is a 503.
+        let mut s = CachedKeySet::<u8>::default();
+        s.attempt(T0);
+        s.fetch_failed();
+        assert!(matches!(s.lookup("a", T0 + 1_000), Lookup::Unreachable));
+        assert!(matches!(s.lookup("a", T0 + 61_000), Lookup::Fetch));
+        // Down after a good fetch: cached keys keep working, misses are 503s.
+        let mut s = set_with("a");
+        s.attempt(T0 + 61_000);
+        s.fetch_failed();
+        assert!(matches!(s.lookup("a", T0 + 62_000), Lookup::Key(1)));
+        assert!(matches!(s.lookup("b", T0 + 62_000), Lookup::Unreachable));
+        // Back up: a miss is the token's fault again.
+        s.attempt(T0 + 122_000);
+        s.fetched_ok(
+            HashMap::from([("a".to_string(), 1u8)]),
+            DEFAULT_FRESH_MS,
+            T0 + 122_000,
+        );
+        assert!(matches!(s.lookup("b", T0 + 123_000), Lookup::Unknown));
     }
 
     #[test]

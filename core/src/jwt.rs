@@ -292,6 +292,16 @@ pub async fn verify<K: Es256Keys>(
         }
     }
 
+    // A token that names no subject cannot be attributed to anyone.
+    if !token
+        .claims
+        .get("sub")
+        .and_then(Value::as_str)
+        .is_some_and(|s| !s.is_empty())
+    {
+        return Err(malformed("the token carries no `sub` claim"));
+    }
+
     Ok(VerifiedToken {
         issuer: match issuer {
             IssuerRef::Own(_) => IssuerKind::Own,
@@ -532,6 +542,8 @@ mod tests {
         assert_eq!(check(&both).err(), Some(Reason::WrongAudience));
         let no_exp = es256(own_header(), claims(json!({"exp": null})));
         assert_eq!(check(&no_exp).err(), Some(Reason::TokenExpired));
+        let no_sub = es256(own_header(), claims(json!({"sub": null})));
+        assert_eq!(check(&no_sub).err(), Some(Reason::MalformedCredential));
     }
 
     #[test]

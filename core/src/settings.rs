@@ -40,11 +40,31 @@ pub struct Settings {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawIssuer {
+    // The names other tools use (Envoy's `issuer`, OIDC discovery's `jwks_uri`, a
+    // single `audience`) are accepted too; any other field is an error, so that a
+    // typo cannot silently drop a check.
+    #[serde(alias = "issuer")]
     iss: String,
+    #[serde(alias = "audience", deserialize_with = "one_or_many")]
     audiences: Vec<String>,
+    #[serde(alias = "jwks_uri")]
     jwks_url: Option<String>,
     hs256_secret_binding: Option<String>,
     hs256_secret: Option<String>,
+}
+
+/// A string or a list of strings, as a list.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(s) => vec![s],
+        OneOrMany::Many(v) => v,
+    })
 }
 
 fn number(get: &dyn Fn(&str) -> Option<String>, name: &str, default: i64) -> Result<i64, String> {
@@ -243,6 +263,42 @@ mod tests {
             Some(&Role::Admin)
         );
         assert!(s.initial_tenants("dev@acme.test").is_empty());
+    }
+
+    #[test]
+    fn issuers_accept_other_tools_field_names_but_no_unknown_field() {
+        let s = Settings::from_env(
+            &vars(&[
+                ("ENVIRONMENT", "development"),
+                (
+                    "EXTERNAL_ISSUERS",
+                    r#"[{"issuer": "https://idp.test", "audience": "api", "jwks_uri": "http://127.0.0.1:1/jwks.json"},
+                        {"iss": "https://hs.test", "audiences": ["a", "b"], "hs256_secret": "s"}]"#,
+                ),
+            ]),
+            &no_secrets,
+        )
+        .unwrap();
+        let idp = &s.trust.external[0];
+        assert_eq!(idp.iss, "https://idp.test");
+        assert_eq!(idp.audiences, vec!["api"]);
+        assert_eq!(
+            idp.jwks_url.as_deref(),
+            Some("http://127.0.0.1:1/jwks.json")
+        );
+        assert_eq!(s.trust.external[1].audiences, vec!["a", "b"]);
+        let err = Settings::from_env(
+            &vars(&[(
+                "EXTERNAL_ISSUERS",
+                r#"[{"iss": "x", "audiences": ["a"], "jwks_url": "http://x", "algs": ["HS256"]}]"#,
+            )]),
+            &no_secrets,
+        )
+        .unwrap_err();
+        assert!(
+            err.contains("EXTERNAL_ISSUERS") && err.contains("algs"),
+            "{err}"
+        );
     }
 
     #[test]

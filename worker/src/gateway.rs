@@ -1,16 +1,14 @@
 //! The gateway: match the policy, authenticate, authorize, check the body and signature,
 //! then forward to the origin with the caller's identity attached.
 
-use edgeauth_core::authz::authorize;
-use edgeauth_core::credential::parse_authorization;
+use edgeauth_core::authz::{authorize, is_edgeauth_header};
+use edgeauth_core::credential::{check_credential_chars, parse_authorization};
 use edgeauth_core::policy::Auth;
 use edgeauth_core::{ApiError, Reason};
 use worker::{Fetch, Headers, Method, Request, RequestInit, RequestRedirect, Response};
 
 use crate::app::Ctx;
 use crate::{authn, echo, signature};
-
-const IDENTITY_PREFIX: &str = "x-edgeauth-";
 
 pub async fn forward(mut req: Request, ctx: &Ctx) -> Result<Response, ApiError> {
     let url = req.url().map_err(|_| ApiError::new(Reason::NoRoute))?;
@@ -23,13 +21,11 @@ pub async fn forward(mut req: Request, ctx: &Ctx) -> Result<Response, ApiError> 
         .ok_or_else(|| ApiError::new(Reason::NoRoute))?;
     let route = matched.route;
 
-    // `?token=` is a credential only where the policy says so, and never reaches the origin there.
-    let raw_query = url.query().unwrap_or("");
-    let (query, query_token) = if route.query_token {
-        split_token(raw_query)
-    } else {
-        (raw_query.to_string(), None)
-    };
+    // `?token=` is a credential only where the policy says so, and never reaches the
+    // origin anywhere (SPEC "Forwarding": the query minus `token`): a credential put in
+    // the URL by mistake must not end up in the origin's logs.
+    let (query, query_token) = split_token(url.query().unwrap_or(""));
+    let query_token = query_token.filter(|_| route.query_token);
     let target = match url.query() {
         Some(q) => format!("{path}?{q}"),
         None => path.clone(),
@@ -40,29 +36,29 @@ pub async fn forward(mut req: Request, ctx: &Ctx) -> Result<Response, ApiError> 
     if route.auth == Auth::Required {
         let header = req.headers().get("authorization").ok().flatten();
         let presented = match (header.as_deref(), query_token) {
-            (None, Some(token)) => token,
+            (None, Some(token)) => check_credential_chars(&token)?.to_string(),
             (h, _) => parse_authorization(h)?.to_string(),
         };
         let identity = authn::authenticate(ctx, &presented).await?;
         let authorized = authorize(&identity, &matched, ctx.client_ip)?;
         identity_headers = authorized.forward_headers();
-        credential = Some(presented);
+        // The signature's headers are part of the credential (401s come before the
+        // body's 413); only its MAC has to wait for the body.
+        let signed = signature::headers(
+            req.headers(),
+            route.signature,
+            method.as_ref(),
+            &target,
+            ctx.now_ms,
+        )?;
+        credential = Some((presented, signed));
     }
 
     let limit = route.max_body_bytes.unwrap_or(ctx.settings.max_body_bytes);
     let body = read_body(&mut req, limit).await?;
 
-    if let Some(credential) = &credential {
-        signature::check(
-            ctx,
-            req.headers(),
-            route.signature,
-            credential,
-            method.as_ref(),
-            &target,
-            &body,
-        )
-        .await?;
+    if let Some((credential, Some(signed))) = &credential {
+        signature::verify(ctx, signed, credential, method.as_ref(), &target, &body).await?;
     }
 
     let mut headers: Vec<(String, String)> = req
@@ -70,7 +66,7 @@ pub async fn forward(mut req: Request, ctx: &Ctx) -> Result<Response, ApiError> 
         .entries()
         .filter(|(k, _)| {
             let k = k.to_ascii_lowercase();
-            !k.starts_with(IDENTITY_PREFIX)
+            !is_edgeauth_header(&k)
                 && k != "host"
                 && k != "content-length"
                 && (k != "authorization" || ctx.settings.forward_authorization)

@@ -3,7 +3,16 @@
 
 use serde::Deserialize;
 use serde_json::json;
-use worker::{durable_object, DurableObject, Env, Method, Request, Response, Result, State};
+use wasm_bindgen::JsValue;
+use worker::{
+    durable_object, DurableObject, Env, Method, Request, Response, Result, ScheduledTime, State,
+};
+
+/// An alarm time as an instant (Unix ms). workers-rs reads a bare integer as an
+/// offset from now, which would put the purge decades away.
+fn at(unix_ms: u64) -> ScheduledTime {
+    ScheduledTime::new(js_sys::Date::new(&JsValue::from_f64(unix_ms as f64)))
+}
 
 #[durable_object]
 pub struct NonceSet {
@@ -75,13 +84,16 @@ impl DurableObject for NonceSet {
                     let storage = self.state.storage();
                     let next = storage.get_alarm().await?;
                     if next.is_none_or(|t| t as u64 > r.expires_at_ms) {
-                        storage.set_alarm(r.expires_at_ms as i64).await?;
+                        storage.set_alarm(at(r.expires_at_ms)).await?;
                     }
                 }
                 Response::from_json(&json!({"fresh": fresh}))
             }
             // For operators and tests: how many nonces are held.
-            (Method::Get, "/stats") => Response::from_json(&json!({"count": self.count()?})),
+            (Method::Get, "/stats") => Response::from_json(&json!({
+                "count": self.count()?,
+                "next_purge_ms": self.state.storage().get_alarm().await?,
+            })),
             _ => Response::error("not found", 404),
         }
     }
@@ -98,7 +110,7 @@ impl DurableObject for NonceSet {
             .and_then(|v| v.get("t"))
             .and_then(|t| t.as_f64())
         {
-            self.state.storage().set_alarm(t as i64 + 1).await?;
+            self.state.storage().set_alarm(at(t as u64 + 1)).await?;
         }
         Response::ok("purged")
     }

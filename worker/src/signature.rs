@@ -2,51 +2,71 @@
 
 use edgeauth_core::credential::credential_hash;
 use edgeauth_core::policy::SignaturePolicy;
-use edgeauth_core::signing::{verify_signed_request, NonceStore, SignatureHeaders};
+use edgeauth_core::signing::{
+    check_window, verify_signed_request, NonceStore, SignatureHeaders, NONCE_HEADER,
+    SIGNATURE_HEADER, TIMESTAMP_HEADER,
+};
 use edgeauth_core::{ApiError, Reason};
 use serde_json::json;
 use worker::{Headers, Method, Request, RequestInit};
 
 use crate::app::Ctx;
 
-/// Checks the `x-cli-*` headers under the route's signature policy.
-pub async fn check(
-    ctx: &Ctx,
+/// Reads the `x-cli-*` headers under the route's signature policy, before the body is
+/// read: malformed headers, a missing signature where one is required and a timestamp
+/// out of the window are refused without reading (or waiting for) the body. `None`: an
+/// unsigned request the route lets through (logged where the policy says `optional`).
+pub fn headers(
     headers: &Headers,
     policy: SignaturePolicy,
-    credential: &str,
     method: &str,
     target: &str,
-    body: &[u8],
-) -> Result<(), ApiError> {
+    now_ms: u64,
+) -> Result<Option<SignatureHeaders>, ApiError> {
     let get = |name: &str| headers.get(name).ok().flatten();
     let (sig, ts, nonce) = (
-        get("x-cli-signature"),
-        get("x-cli-timestamp"),
-        get("x-cli-nonce"),
+        get(SIGNATURE_HEADER),
+        get(TIMESTAMP_HEADER),
+        get(NONCE_HEADER),
     );
     let parsed = SignatureHeaders::from_request(sig.as_deref(), ts.as_deref(), nonce.as_deref())?;
     match parsed {
         // A signature that is present is always checked, whatever the policy.
         Some(h) => {
-            let mut store = DurableNonces {
-                ctx,
-                credential_hash: credential_hash(credential),
-            };
-            verify_signed_request(&h, credential, method, target, body, ctx.now_ms, &mut store)
-                .await
+            check_window(h.timestamp_ms(), now_ms)?;
+            Ok(Some(h))
         }
         None if policy == SignaturePolicy::Required => Err(ApiError::new(Reason::SignatureMissing)),
         None => {
             if policy == SignaturePolicy::Optional {
+                // The path only: a query may hold a `?token=` credential.
                 worker::console_log!(
                     "{}",
                     json!({"event": "unsigned_request", "method": method, "path": target.split('?').next().unwrap_or("")})
                 );
             }
-            Ok(())
+            Ok(None)
         }
     }
+}
+
+/// Checks a signed request's MAC over the body, then spends its nonce.
+pub async fn verify(
+    ctx: &Ctx,
+    signed: &SignatureHeaders,
+    credential: &str,
+    method: &str,
+    target: &str,
+    body: &[u8],
+) -> Result<(), ApiError> {
+    let mut store = DurableNonces {
+        ctx,
+        credential_hash: credential_hash(credential),
+    };
+    verify_signed_request(
+        signed, credential, method, target, body, ctx.now_ms, &mut store,
+    )
+    .await
 }
 
 /// One `NonceSet` object per credential (by its hash: the credential itself never leaves).
