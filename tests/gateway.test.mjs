@@ -539,3 +539,16 @@ describe("CORS", () => {
     }
   });
 });
+
+describe("production settings fail closed", () => {
+  test("ENVIRONMENT=production without ORIGIN_URL refuses every request with 503 instead of echoing", async () => {
+    const prod = await startWorker({ vars: { ENVIRONMENT: "production", ALLOWED_ORIGINS: "", DEFAULT_USER_SCOPES: "", DEFAULT_USER_TENANTS: "{}" } });
+    try {
+      const res = await prod.fetch("/health");
+      assert.equal(res.status, 503);
+      assert.equal((await res.json()).error.reason, "store_unavailable");
+    } finally {
+      await prod.dispose();
+    }
+  });
+});

@@ -167,12 +167,13 @@ impl Settings {
             None => BTreeMap::new(),
         };
 
+        let origin_url = nonempty("ORIGIN_URL").map(|u| u.trim().trim_end_matches('/').to_string());
         let policy = match nonempty("POLICY") {
             Some(p) => Policy::from_json(&p).map_err(|e| format!("POLICY: {e}"))?,
             None => Policy::default_policy(),
         };
 
-        Ok(Settings {
+        let settings = Settings {
             environment,
             trust: TrustConfig {
                 own: OwnIssuer {
@@ -194,14 +195,21 @@ impl Settings {
             default_user_scopes,
             default_user_tenants,
             tenant_admins,
-            origin_url: nonempty("ORIGIN_URL").map(|u| u.trim().trim_end_matches('/').to_string()),
+            origin_url,
             forward_authorization: matches!(
                 var("FORWARD_AUTHORIZATION").as_deref().map(str::trim),
                 Some("1") | Some("true") | Some("yes")
             ),
             max_body_bytes: number(var, "MAX_BODY_BYTES", 64 * 1024)? as u64,
             policy,
-        })
+        };
+        if settings.origin_url.is_none() && !dev {
+            // The echo origin would answer every allowed request with its own headers.
+            return Err(
+                "ORIGIN_URL must be set in production (the echo origin is for development)".into(),
+            );
+        }
+        Ok(settings)
     }
 }
 
@@ -223,7 +231,11 @@ mod tests {
 
     #[test]
     fn production_defaults_are_closed() {
-        let s = Settings::from_env(&vars(&[]), &no_secrets).unwrap();
+        let err = Settings::from_env(&vars(&[]), &no_secrets).unwrap_err();
+        assert!(err.contains("ORIGIN_URL"));
+        let s =
+            Settings::from_env(&vars(&[("ORIGIN_URL", "https://api.test/")]), &no_secrets).unwrap();
+        assert_eq!(s.origin_url.as_deref(), Some("https://api.test"));
         assert_eq!(s.environment, Environment::Production);
         assert_eq!(s.allowed_origins, AllowedOrigins::List(vec![]));
         assert!(s.default_user_tenants.is_empty());
@@ -254,7 +266,10 @@ mod tests {
     #[test]
     fn tenant_admins_seed_first_admins() {
         let s = Settings::from_env(
-            &vars(&[("TENANT_ADMINS", r#"{"acme": ["Ops@Acme.test"]}"#)]),
+            &vars(&[
+                ("TENANT_ADMINS", r#"{"acme": ["Ops@Acme.test"]}"#),
+                ("ORIGIN_URL", "https://api.test"),
+            ]),
             &no_secrets,
         )
         .unwrap();
