@@ -552,3 +552,22 @@ describe("production settings fail closed", () => {
     }
   });
 });
+
+describe("the console's pages", () => {
+  test("are served under /console/ and may not be framed by other sites", async () => {
+    const w = await startWorker();
+    try {
+      for (const path of ["/console/", "/console/device"]) {
+        const res = await w.fetch(path);
+        assert.equal(res.status, 200, path);
+        assert.match(res.headers.get("content-type") ?? "", /text\/html/);
+        assert.equal(res.headers.get("content-security-policy"), "frame-ancestors 'none'");
+        assert.equal(res.headers.get("x-frame-options"), "DENY");
+        assertDate(res);
+        await res.arrayBuffer();
+      }
+    } finally {
+      await w.dispose();
+    }
+  });
+});

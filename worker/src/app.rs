@@ -63,11 +63,20 @@ pub async fn handle(req: Request, env: Env, _ctx: Context) -> Response {
         now_ms,
         client_ip,
     };
+    let console_page = is_console(&req.path());
     let resp = match route(req, &ctx).await {
         Ok(r) => r,
         Err(e) => http::error(&e),
     };
-    http::finish(resp, now_s, &cors, origin.as_deref())
+    let mut resp = http::finish(resp, now_s, &cors, origin.as_deref());
+    if console_page {
+        // The device page approves logins: no other site may frame it (clickjacking).
+        let _ = resp
+            .headers_mut()
+            .set("content-security-policy", "frame-ancestors 'none'");
+        let _ = resp.headers_mut().set("x-frame-options", "DENY");
+    }
+    resp
 }
 
 async fn route(req: Request, ctx: &Ctx) -> Result<Response, ApiError> {
@@ -88,10 +97,14 @@ async fn route(req: Request, ctx: &Ctx) -> Result<Response, ApiError> {
     {
         return routes::dispatch(req, ctx, &path).await;
     }
-    if path == "/console" || path.starts_with("/console/") {
+    if is_console(&path) {
         return console(req, ctx).await;
     }
     gateway::forward(req, ctx).await
+}
+
+fn is_console(path: &str) -> bool {
+    path == "/console" || path.starts_with("/console/")
 }
 
 /// 405 with `Allow` unless the method is one of `methods`.
