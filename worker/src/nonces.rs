@@ -1,6 +1,8 @@
 //! The `NonceSet` Durable Object: the nonces one credential has used, each kept until the
 //! signing window would refuse it anyway, then removed by an alarm.
 
+use std::cell::Cell;
+
 use serde::Deserialize;
 use serde_json::json;
 use wasm_bindgen::JsValue;
@@ -17,6 +19,8 @@ fn at(unix_ms: u64) -> ScheduledTime {
 #[durable_object]
 pub struct NonceSet {
     state: State,
+    /// The alarm time as last read or set, so a request needs no `getAlarm()` round trip.
+    next_purge_ms: Cell<Option<Option<u64>>>,
 }
 
 #[derive(Deserialize)]
@@ -31,6 +35,22 @@ struct Row {
 }
 
 impl NonceSet {
+    /// Makes sure the alarm fires no later than `expires_at_ms`.
+    async fn schedule_purge(&self, expires_at_ms: u64) -> Result<()> {
+        let storage = self.state.storage();
+        let next = match self.next_purge_ms.get() {
+            Some(known) => known,
+            None => storage.get_alarm().await?.map(|t| t as u64),
+        };
+        if next.is_none_or(|t| t > expires_at_ms) {
+            storage.set_alarm(at(expires_at_ms)).await?;
+            self.next_purge_ms.set(Some(Some(expires_at_ms)));
+        } else {
+            self.next_purge_ms.set(Some(next));
+        }
+        Ok(())
+    }
+
     fn sql(&self) -> worker::SqlStorage {
         self.state.storage().sql()
     }
@@ -58,7 +78,10 @@ impl DurableObject for NonceSet {
             "CREATE TABLE IF NOT EXISTS nonces (nonce TEXT PRIMARY KEY, expires_at_ms INTEGER NOT NULL)",
             None,
         );
-        NonceSet { state }
+        NonceSet {
+            state,
+            next_purge_ms: Cell::new(None),
+        }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
@@ -66,26 +89,25 @@ impl DurableObject for NonceSet {
         match (req.method(), req.path().as_str()) {
             (Method::Post, "/record") => {
                 let r: Record = req.json().await?;
-                // No await between the check and the insert: the object's input gate makes
-                // this check-and-set atomic, so of concurrent requests exactly one wins.
-                let seen: Vec<Row> = self
+                // One statement is the check and the set: a nonce is new, or its old entry
+                // has expired (and only awaits the purge), else nothing is written and
+                // nothing returned. Concurrent requests cannot both win.
+                let written: Vec<Row> = self
                     .sql()
                     .exec(
-                        "SELECT COUNT(*) AS n FROM nonces WHERE nonce = ? AND expires_at_ms > ?",
-                        vec![r.nonce.clone().into(), (now_ms as f64).into()],
+                        "INSERT INTO nonces (nonce, expires_at_ms) VALUES (?, ?) \
+                         ON CONFLICT(nonce) DO UPDATE SET expires_at_ms = excluded.expires_at_ms \
+                         WHERE nonces.expires_at_ms <= ? RETURNING 1 AS n",
+                        vec![
+                            r.nonce.into(),
+                            (r.expires_at_ms as f64).into(),
+                            (now_ms as f64).into(),
+                        ],
                     )?
                     .to_array()?;
-                let fresh = seen.first().map(|row| row.n == 0).unwrap_or(true);
+                let fresh = !written.is_empty();
                 if fresh {
-                    self.sql().exec(
-                        "INSERT OR REPLACE INTO nonces (nonce, expires_at_ms) VALUES (?, ?)",
-                        vec![r.nonce.into(), (r.expires_at_ms as f64).into()],
-                    )?;
-                    let storage = self.state.storage();
-                    let next = storage.get_alarm().await?;
-                    if next.is_none_or(|t| t as u64 > r.expires_at_ms) {
-                        storage.set_alarm(at(r.expires_at_ms)).await?;
-                    }
+                    self.schedule_purge(r.expires_at_ms).await?;
                 }
                 Response::from_json(&json!({"fresh": fresh}))
             }
@@ -105,13 +127,15 @@ impl DurableObject for NonceSet {
             .sql()
             .exec("SELECT MIN(expires_at_ms) AS t FROM nonces", None)?
             .to_array()?;
-        if let Some(t) = next
+        let next = next
             .first()
             .and_then(|v| v.get("t"))
             .and_then(|t| t.as_f64())
-        {
-            self.state.storage().set_alarm(at(t as u64 + 1)).await?;
+            .map(|t| t as u64 + 1);
+        if let Some(t) = next {
+            self.state.storage().set_alarm(at(t)).await?;
         }
+        self.next_purge_ms.set(Some(next));
         Response::ok("purged")
     }
 }
