@@ -2,7 +2,6 @@
 //! Verified tokens and API key records are cached per isolate; revocation is checked on top.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 
 use edgeauth_core::api_key::ApiKeyRecord;
 use edgeauth_core::claims::identity_from_token;
@@ -13,6 +12,7 @@ use edgeauth_core::{ApiError, Reason};
 use web_sys::CryptoKey;
 
 use crate::app::Ctx;
+use crate::cache::Generations;
 use crate::{crypto, isolate, jwks, store};
 
 /// How long an isolate trusts a session's "not revoked" before asking the directory
@@ -20,25 +20,20 @@ use crate::{crypto, isolate, jwks, store};
 pub const SESSION_RECHECK_MS: u64 = 30_000;
 /// How long an isolate keeps an API key record before reading KV again.
 pub const API_KEY_CACHE_MS: u64 = 30_000;
-const CACHE_MAX: usize = 10_000;
+/// Each cache holds at most twice this many entries.
+const CACHE_HALF: usize = 5_000;
 
+#[derive(Clone)]
 struct Cached<T> {
     value: T,
     at_ms: u64,
 }
 
 thread_local! {
-    static TOKENS: RefCell<HashMap<String, Identity>> = RefCell::new(HashMap::new());
-    static SESSIONS: RefCell<HashMap<String, Cached<bool>>> = RefCell::new(HashMap::new());
-    static API_KEYS: RefCell<HashMap<String, Cached<Option<ApiKeyRecord>>>> = RefCell::new(HashMap::new());
-}
-
-fn bounded_insert<V>(map: &mut HashMap<String, V>, k: String, v: V) {
-    // A crude bound: caches are an optimisation, and starting over is always correct.
-    if map.len() >= CACHE_MAX {
-        map.clear();
-    }
-    map.insert(k, v);
+    static TOKENS: RefCell<Generations<Identity>> = RefCell::new(Generations::new(CACHE_HALF));
+    static SESSIONS: RefCell<Generations<Cached<bool>>> = RefCell::new(Generations::new(CACHE_HALF));
+    static API_KEYS: RefCell<Generations<Cached<Option<ApiKeyRecord>>>> =
+        RefCell::new(Generations::new(CACHE_HALF));
 }
 
 /// Authenticates a bearer credential.
@@ -51,7 +46,7 @@ pub async fn authenticate(ctx: &Ctx, credential: &str) -> Result<Identity, ApiEr
 
 async fn token(ctx: &Ctx, raw: &str) -> Result<Identity, ApiError> {
     let now = ctx.now_s();
-    let cached = TOKENS.with(|c| c.borrow().get(raw).cloned());
+    let cached = TOKENS.with(|c| c.borrow_mut().get(raw));
     let identity = match cached {
         Some(id) if id.expires_at.is_some_and(|e| now <= e + LEEWAY_S) => id,
         _ => {
@@ -61,7 +56,7 @@ async fn token(ctx: &Ctx, raw: &str) -> Result<Identity, ApiError> {
             };
             let verified = jwt::verify(raw, &ctx.settings.trust, &keys, now).await?;
             let id = identity_from_token(&verified);
-            TOKENS.with(|c| bounded_insert(&mut c.borrow_mut(), raw.to_string(), id.clone()));
+            TOKENS.with(|c| c.borrow_mut().insert(raw.to_string(), id.clone()));
             id
         }
     };
@@ -75,7 +70,7 @@ async fn token(ctx: &Ctx, raw: &str) -> Result<Identity, ApiError> {
 /// `SESSION_RECHECK_MS` everywhere.
 async fn check_session(ctx: &Ctx, sid: &str) -> Result<(), ApiError> {
     let known = SESSIONS.with(|c| {
-        c.borrow()
+        c.borrow_mut()
             .get(sid)
             .filter(|s| !s.value || ctx.now_ms.saturating_sub(s.at_ms) < SESSION_RECHECK_MS)
             .map(|s| s.value)
@@ -91,8 +86,7 @@ async fn check_session(ctx: &Ctx, sid: &str) -> Result<(), ApiError> {
             .await?;
             let active = v.get("active").and_then(|a| a.as_bool()).unwrap_or(false);
             SESSIONS.with(|c| {
-                bounded_insert(
-                    &mut c.borrow_mut(),
+                c.borrow_mut().insert(
                     sid.to_string(),
                     Cached {
                         value: active,
@@ -113,8 +107,7 @@ async fn check_session(ctx: &Ctx, sid: &str) -> Result<(), ApiError> {
 /// Called by the isolate that revoked a session, so its tokens fail here at once.
 pub fn forget_session(sid: &str, now_ms: u64) {
     SESSIONS.with(|c| {
-        bounded_insert(
-            &mut c.borrow_mut(),
+        c.borrow_mut().insert(
             sid.to_string(),
             Cached {
                 value: false,
@@ -127,7 +120,7 @@ pub fn forget_session(sid: &str, now_ms: u64) {
 async fn api_key(ctx: &Ctx, key: &str) -> Result<Identity, ApiError> {
     let hash = credential_hash(key);
     let cached = API_KEYS.with(|c| {
-        c.borrow()
+        c.borrow_mut()
             .get(&hash)
             .filter(|e| ctx.now_ms.saturating_sub(e.at_ms) < API_KEY_CACHE_MS)
             .map(|e| e.value.clone())
@@ -137,8 +130,7 @@ async fn api_key(ctx: &Ctx, key: &str) -> Result<Identity, ApiError> {
         None => {
             let r = read_key_record(ctx, &hash).await?;
             API_KEYS.with(|c| {
-                bounded_insert(
-                    &mut c.borrow_mut(),
+                c.borrow_mut().insert(
                     hash.clone(),
                     Cached {
                         value: r.clone(),
@@ -180,8 +172,7 @@ async fn read_key_record(ctx: &Ctx, hash: &str) -> Result<Option<ApiKeyRecord>, 
 /// the change at once.
 pub fn remember_key(hash: &str, record: Option<ApiKeyRecord>, now_ms: u64) {
     API_KEYS.with(|c| {
-        bounded_insert(
-            &mut c.borrow_mut(),
+        c.borrow_mut().insert(
             hash.to_string(),
             Cached {
                 value: record,

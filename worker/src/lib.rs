@@ -5,6 +5,7 @@ mod accounts;
 mod app;
 mod authn;
 mod body;
+mod cache;
 mod crypto;
 mod device;
 mod directory;
