@@ -414,6 +414,25 @@ describe("concurrency", () => {
   });
 });
 
+describe("REFRESH_GRACE_S=0: no grace window", () => {
+  test("a spent refresh token presented again at once is theft: the session is revoked", async () => {
+    const strict = await startWorker({ vars: { REFRESH_GRACE_S: "0" } });
+    try {
+      const sapi = client(strict);
+      assert.equal((await strict.fetch("/health")).status, 200, "0 is a valid setting");
+      const { email, password } = await sapi.register();
+      const start = await sapi.login(email, password);
+      const first = await sapi.refresh(start.refresh_token);
+      assert.equal(first.res.status, 200, first.text);
+      await expectError((await sapi.refresh(start.refresh_token)).res, 401, "refresh_token_reused", { where: "replay" });
+      await expectError((await sapi.refresh(first.body.refresh_token)).res, 401, "session_revoked", { where: "successor" });
+      await expectError(await sapi.get("/v1/auth/whoami", first.body.token), 401, "session_revoked");
+    } finally {
+      await strict.dispose();
+    }
+  });
+});
+
 describe("bad input", () => {
   const register = (body, opts) => api.post("/v1/auth/register", body, opts);
   const good = () => ({ email: `in-${unique()}@example.com`, password: newPassword(), name: "Input" });

@@ -251,6 +251,23 @@ describe("403: scope, tenant, resource, IP", () => {
       await expectError(res, 403, "privilege_escalation");
     });
   });
+
+  test("DEFAULT_USER_SCOPES and DEFAULT_USER_TENANTS set but empty: new users hold nothing", async () => {
+    const bare = await startWorker({ vars: { DEFAULT_USER_SCOPES: "", DEFAULT_USER_TENANTS: "" } });
+    try {
+      const user = await signUp(bare);
+      assert.deepEqual(user.user.tenants, {});
+      const who = await (await get(bare, "/v1/auth/whoami", user.token)).json();
+      assert.deepEqual(who.scopes, []);
+      assert.deepEqual(who.tenants, {});
+      const echo = await expectEcho(await get(bare, "/api/me", user.token));
+      assert.equal(echo.headers["x-edgeauth-scopes"], "");
+      await expectError(await get(bare, "/api/scans/dashboard", user.token), 403, "insufficient_scope", { scope: "scans:read" });
+      await expectError(await get(bare, "/api/v1/tenants/demo/x", user.token), 403, "tenant_denied");
+    } finally {
+      await bare.dispose();
+    }
+  });
 });
 
 describe("forwarding to ORIGIN_URL", () => {
@@ -312,6 +329,16 @@ describe("forwarding to ORIGIN_URL", () => {
     assert.equal(seen.body, "");
     assert.equal(seen.headers.host, new URL(origin.url).host);
     assert.equal(seen.headers["x-edgeauth-subject"], user.user.id);
+  });
+
+  test("a query without `token` reaches the origin byte for byte", async () => {
+    origin.clear();
+    const query = "a=1&&b=%20&c&=d&tokens=x&a=1";
+    await expectEcho(await get(fw, `/api/me?${query}`, user.token));
+    assert.equal(origin.requests[0].query, query);
+    origin.clear();
+    await expectEcho(await get(fw, "/api/me?a=1&token=secret&b=2", user.token));
+    assert.equal(origin.requests[0].query, "a=1&b=2", "only `token` is taken out");
   });
 
   test("?token= is stripped before it reaches a real origin", async () => {
@@ -382,6 +409,21 @@ describe("body limits", () => {
     await expectError(await w.fetch("/nope", { method: "POST", body: big }), 404, "no_route");
     await expectError(await w.fetch("/api/v1/tenants/demo/upload", { method: "POST", body: big }), 401, "missing_credential");
     await expectError(await tenantPost(w, scansKey.key, big), 403, "tenant_denied");
+  });
+
+  test("refusals sent before the body is read still reach the client (no connection reset)", async () => {
+    // Each of these is answered without reading its 200 KB body; the connection must not
+    // be reset under a client that is still sending (it was, for a few percent of them).
+    const big = "a".repeat(200_000);
+    const statuses = [];
+    for (let i = 0; i < 40; i++) {
+      for (const [path, credential] of [["/nope", undefined], ["/v1/api-keys", undefined], ["/api/v1/tenants/demo/upload", admin.token]]) {
+        const res = await w.fetch(path, { method: "POST", headers: { "content-type": "application/json", ...(credential ? bearer(credential) : {}) }, body: big });
+        statuses.push(res.status);
+        await res.arrayBuffer();
+      }
+    }
+    assert.deepEqual([...new Set(statuses)].sort(), [401, 404, 413]);
   });
 
   test("MAX_BODY_BYTES and a route's max_body_bytes set the limit", async () => {
@@ -492,6 +534,12 @@ describe("CORS", () => {
     const ok = await get(w, "/api/me", admin.token, { origin: "https://app.example" });
     assertAnswerFor(ok, "https://app.example");
     await expectEcho(ok);
+    // A bare OPTIONS with an Origin (no Access-Control-Request-Method) is answered as a
+    // preflight too, on the worker's own paths and the gateway's alike.
+    for (const path of ["/v1/auth/token", "/api/me", "/nope"]) {
+      const bare = await w.fetch(path, { method: "OPTIONS", headers: { origin: "https://app.example" } });
+      await assertPreflightFor(bare, "https://app.example");
+    }
     // No Origin, no CORS headers.
     const plain = await w.fetch("/health");
     assert.deepEqual(corsHeaders(plain), []);
@@ -566,6 +614,11 @@ describe("the console's pages", () => {
         assertDate(res);
         await res.arrayBuffer();
       }
+      // Its refusals are SPEC's error answers like any other.
+      await expectError(await w.fetch("/console/no-such-page.js"), 404, "not_found");
+      const post = await w.fetch("/console/", { method: "POST", body: "x" });
+      assert.equal(post.headers.get("allow"), "GET, HEAD");
+      await expectError(post, 405, "method_not_allowed");
     } finally {
       await w.dispose();
     }

@@ -101,6 +101,20 @@ describe("tokens minted by jose are accepted and their claims reach the origin",
     assert.ok(idp.fetches >= 1, "the worker fetched the JWKS");
   });
 
+  test("whoami of an external token: kind external, sub as subject, its scopes, no tenant", async () => {
+    const token = await hsToken({ scope: "scans:read drifts:read", email: "ext@example.com", tenants: { demo: "admin" } });
+    const res = await get("/v1/auth/whoami", token);
+    assert.equal(res.status, 200);
+    const who = await res.json();
+    assert.deepEqual(Object.keys(who).sort(), ["email", "expires_at", "kind", "scopes", "subject", "tenants"]);
+    assert.equal(who.kind, "external");
+    assert.equal(who.subject, "hs-user-1");
+    assert.equal(who.email, "ext@example.com");
+    assert.deepEqual(who.scopes, ["scans:read", "drifts:read"]);
+    assert.deepEqual(who.tenants, {});
+    assert.equal(who.expires_at, new Date(decodeJwt(token).exp * 1000).toISOString().replace(".000Z", "Z"));
+  });
+
   test("`scp` as a space-separated string (as Azure AD sends it) is read too", async () => {
     const echo = await expectEcho(await get("/api/drifts", await hsToken({ scope: undefined, scp: "drifts:read scans:read" })));
     assert.equal(echo.headers["x-edgeauth-scopes"], "drifts:read scans:read");
@@ -220,6 +234,23 @@ describe("refused with 401, SPEC's body, reason and WWW-Authenticate", () => {
     await refuses(await hsToken({ iss: `${HS_ISS}/` }), "wrong_issuer");
     await refuses(await hsToken({ iss: undefined }), "wrong_issuer");
     await refuses(await idp.mint({ iss: "https://IDP.test" }), "wrong_issuer");
+  });
+
+  test("an unknown issuer is named only after the key id and the signature (SPEC's order)", async () => {
+    // Signed by a key the worker holds: only the issuer is wrong, whatever comes after it.
+    await refuses(await ownToken({ iss: "https://evil.test", jti: "tok_iss1" }), "wrong_issuer");
+    await refuses(await ownToken({ iss: "https://evil.test", aud: "x", exp: now() - 1000, jti: "tok_iss2" }), "wrong_issuer");
+    // `iss` edited in a genuine token: the signature fails before the issuer is looked at.
+    await refuses(withPayload(own.token, { ...own.claims, iss: "https://evil.test" }), "bad_token_signature");
+    const es = await idp.mint();
+    await refuses(withPayload(es, { ...decodeJwt(es), iss: undefined }), "bad_token_signature");
+    await refuses(await joseHs256(hsClaims({ iss: "https://other-project.test" }), "another-projects-secret-0123456789"), "bad_token_signature");
+    // A key id nobody has (or none): the key id fails first.
+    const stranger = await es256Key("not-published-either");
+    await refuses(await idp.mint({ iss: "https://evil.test" }, { key: stranger }), "unknown_key_id");
+    await refuses(await ownToken({ iss: "https://evil.test", jti: "tok_iss3" }, { kid: undefined }), "unknown_key_id");
+    // The algorithm comes first of all.
+    await refuses(compact({ alg: "none" }, { ...own.claims, iss: "https://evil.test" }), "algorithm_not_allowed");
   });
 
   test("wrong or missing audience", async () => {

@@ -286,6 +286,43 @@ describe("refused signatures", () => {
   });
 });
 
+describe("signatures beyond the policy's routes", () => {
+  test("signature headers are part of the credential: their 401s come before the route's 403s", async () => {
+    const narrow = await createApiKey(w, user.token, { scopes: ["runners:manage"], allowed_ips: ["203.0.113.9"] });
+    // Unsigned, the route's own refusal.
+    await expectError(await w.fetch("/api/signed/x", { method: "POST", headers: bearer(narrow.key), body: "{}" }), 401, "signature_missing");
+    await expectError(await w.fetch("/api/drifts", { headers: bearer(narrow.key) }), 403, "insufficient_scope", { scope: "drifts:read" });
+    // A stale or malformed signature is named before scope or address.
+    const stale = signWith(narrow.key, "GET", "/api/drifts", "", { timestamp: Date.now() - 10 * MINUTE });
+    await expectError(await w.fetch("/api/drifts", { headers: { ...bearer(narrow.key), ...stale } }), 401, "timestamp_out_of_window");
+    const malformed = { ...signWith(narrow.key, "GET", "/api/drifts", ""), "x-cli-nonce": "bad" };
+    await expectError(await w.fetch("/api/drifts", { headers: { ...bearer(narrow.key), ...malformed } }), 401, "signature_invalid");
+  });
+
+  test("on the worker's own endpoints a present signature is checked too, never ignored", async () => {
+    const who = "/v1/auth/whoami";
+    // Unsigned and well signed both pass.
+    assert.equal((await w.fetch(who, { headers: bearer(user.token) })).status, 200);
+    const good = signWith(user.token, "GET", who, "");
+    assert.equal((await w.fetch(who, { headers: { ...bearer(user.token), ...good } })).status, 200);
+    // Replayed, wrong, stale or malformed: 401.
+    await expectError(await w.fetch(who, { headers: { ...bearer(user.token), ...good } }), 401, "nonce_replayed");
+    const wrong = signWith(user.token, "GET", "/v1/api-keys", "");
+    await expectError(await w.fetch(who, { headers: { ...bearer(user.token), ...wrong } }), 401, "signature_invalid");
+    const stale = signWith(user.token, "GET", who, "", { timestamp: Date.now() - 10 * MINUTE });
+    await expectError(await w.fetch(who, { headers: { ...bearer(user.token), ...stale } }), 401, "timestamp_out_of_window");
+    await expectError(await w.fetch(who, { headers: { ...bearer(user.token), "x-cli-signature": "nothex" } }), 401, "signature_invalid");
+    // With a body: the MAC covers it, and the handler still reads it.
+    const body = JSON.stringify({ name: `signed-${unique()}`, scopes: ["scans:read"] });
+    const create = (headers) =>
+      w.fetch("/v1/api-keys", { method: "POST", headers: { ...bearer(user.token), "content-type": "application/json", ...headers }, body });
+    const created = await create(signWith(user.token, "POST", "/v1/api-keys", body));
+    assert.equal(created.status, 201, await created.clone().text());
+    assert.equal((await created.json()).name, JSON.parse(body).name);
+    await expectError(await create(signWith(user.token, "POST", "/v1/api-keys", "{}")), 401, "signature_invalid");
+  });
+});
+
 describe("unsigned requests on optional routes", () => {
   test("pass, with exactly one structured log line that holds no secret", async () => {
     const repo = `repo-${unique()}`;

@@ -19,6 +19,13 @@ pub const EXPOSE_HEADERS: &str = "Date, WWW-Authenticate, Retry-After";
 /// How long a browser may cache a preflight, in seconds.
 pub const MAX_AGE_S: u32 = 600;
 
+/// Whether a request is a CORS preflight, which the worker answers itself on every
+/// path: an `OPTIONS` that names an `Origin` or an `Access-Control-Request-Method`.
+/// (Browsers send both; a plain `OPTIONS` without either is an ordinary request.)
+pub fn is_preflight(method: &str, origin: Option<&str>, request_method: Option<&str>) -> bool {
+    method.eq_ignore_ascii_case("OPTIONS") && (origin.is_some() || request_method.is_some())
+}
+
 impl AllowedOrigins {
     /// Parses the comma-separated `ALLOWED_ORIGINS` setting.
     pub fn parse(setting: &str) -> Self {
@@ -77,6 +84,19 @@ impl AllowedOrigins {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn preflights_are_options_with_an_origin_or_a_requested_method() {
+        assert!(is_preflight(
+            "OPTIONS",
+            Some("https://a.test"),
+            Some("POST")
+        ));
+        assert!(is_preflight("OPTIONS", Some("https://a.test"), None));
+        assert!(is_preflight("OPTIONS", None, Some("GET")));
+        assert!(!is_preflight("OPTIONS", None, None));
+        assert!(!is_preflight("GET", Some("https://a.test"), Some("GET")));
+    }
 
     #[test]
     fn star_echoes_the_origin_and_a_list_is_exact() {

@@ -54,6 +54,25 @@ pub struct TrustConfig {
     pub external: Vec<ExternalIssuer>,
 }
 
+impl TrustConfig {
+    /// The issuer whose `iss` is exactly `iss`, if we trust one.
+    pub fn issuer(&self, iss: &str) -> Option<IssuerRef<'_>> {
+        if iss == self.own.iss {
+            return Some(IssuerRef::Own(&self.own));
+        }
+        self.external
+            .iter()
+            .find(|e| e.iss == iss)
+            .map(IssuerRef::External)
+    }
+
+    /// Every trusted issuer, the worker's own first.
+    pub fn issuers(&self) -> impl Iterator<Item = IssuerRef<'_>> {
+        std::iter::once(IssuerRef::Own(&self.own))
+            .chain(self.external.iter().map(IssuerRef::External))
+    }
+}
+
 /// Which issuer a token claims to come from.
 #[derive(Clone, Copy, Debug)]
 pub enum IssuerRef<'a> {
@@ -218,23 +237,25 @@ pub async fn verify<K: Es256Keys>(
         )
     })?;
 
-    // The key is chosen by `iss`: an issuer we do not know has no key to check against.
+    // The key is chosen by `iss`, then by `kid`. A token whose `iss` names no issuer we
+    // trust still goes through the earlier steps against every key we hold, so that its
+    // first defect in SPEC's order names the reason: a payload whose `iss` was edited is
+    // `bad_token_signature`, a `kid` nobody has is `unknown_key_id`, and only a token one
+    // of our keys really signed is `wrong_issuer`.
     let iss = token.claims.get("iss").and_then(Value::as_str);
-    let issuer = match iss {
-        Some(i) if i == trust.own.iss => IssuerRef::Own(&trust.own),
-        Some(i) => trust
-            .external
-            .iter()
-            .find(|e| e.iss == i)
-            .map(IssuerRef::External)
-            .ok_or_else(|| ApiError::new(Reason::WrongIssuer))?,
-        None => return Err(ApiError::new(Reason::WrongIssuer)),
+    let claimed = iss.and_then(|i| trust.issuer(i));
+    let candidates: Vec<IssuerRef<'_>> = match claimed {
+        Some(issuer) => vec![issuer],
+        None => trust.issuers().collect(),
     };
-    if !issuer.allows(alg) {
-        return Err(ApiError::with_message(
-            Reason::AlgorithmNotAllowed,
-            format!("this issuer does not sign with {}", token.alg),
-        ));
+
+    let candidates: Vec<IssuerRef<'_>> = candidates.into_iter().filter(|i| i.allows(alg)).collect();
+    if candidates.is_empty() {
+        let why = match claimed {
+            Some(_) => format!("this issuer does not sign with {}", token.alg),
+            None => format!("no trusted issuer signs with {}", token.alg),
+        };
+        return Err(ApiError::with_message(Reason::AlgorithmNotAllowed, why));
     }
 
     let signing_input = token.signing_input().as_bytes();
@@ -245,14 +266,33 @@ pub async fn verify<K: Es256Keys>(
                 .as_deref()
                 .filter(|k| is_plain_kid(k))
                 .ok_or_else(|| ApiError::new(Reason::UnknownKeyId))?;
-            let key = keys
-                .key(issuer, kid)
-                .await?
-                .ok_or_else(|| ApiError::new(Reason::UnknownKeyId))?;
-            token.signature.len() == 64
-                && keys.verify(&key, signing_input, &token.signature).await?
+            // Issuers may reuse key ids: any key of a candidate under this `kid` may verify.
+            let mut found = false;
+            let mut verified = false;
+            for issuer in &candidates {
+                let key = match keys.key(*issuer, kid).await {
+                    Ok(Some(key)) => key,
+                    Ok(None) => continue,
+                    // The token's own issuer being down is its answer (503); another
+                    // issuer's outage is not, for a token that does not name it.
+                    Err(e) if claimed.is_some() => return Err(e),
+                    Err(_) => continue,
+                };
+                found = true;
+                if token.signature.len() == 64
+                    && keys.verify(&key, signing_input, &token.signature).await?
+                {
+                    verified = true;
+                    break;
+                }
+            }
+            if !found {
+                return Err(ApiError::new(Reason::UnknownKeyId));
+            }
+            verified
         }
-        Alg::Hs256 => match issuer {
+        // An HS256 issuer has one secret and needs no `kid`.
+        Alg::Hs256 => candidates.iter().any(|issuer| match issuer {
             IssuerRef::External(ExternalIssuer {
                 hs256_secret: Some(secret),
                 ..
@@ -262,11 +302,13 @@ pub async fn verify<K: Es256Keys>(
                 &token.signature,
             ),
             _ => false,
-        },
+        }),
     };
     if !signature_ok {
         return Err(ApiError::new(Reason::BadTokenSignature));
     }
+
+    let issuer = claimed.ok_or_else(|| ApiError::new(Reason::WrongIssuer))?;
 
     let aud_ok = match token.claims.get("aud") {
         Some(Value::String(a)) => issuer.audiences().contains(&a.as_str()),
@@ -293,11 +335,11 @@ pub async fn verify<K: Es256Keys>(
     }
 
     // A token that names no subject cannot be attributed to anyone.
-    if !token
+    if token
         .claims
         .get("sub")
         .and_then(Value::as_str)
-        .is_some_and(|s| !s.is_empty())
+        .is_none_or(str::is_empty)
     {
         return Err(malformed("the token carries no `sub` claim"));
     }
@@ -345,6 +387,8 @@ mod tests {
 
     struct TestKeys {
         own: Vec<(String, VerifyingKey)>,
+        /// The keys of the JWKS issuer (`https://idp.test`).
+        external: Vec<(String, VerifyingKey)>,
         unreachable: bool,
     }
 
@@ -355,12 +399,14 @@ mod tests {
             issuer: IssuerRef<'_>,
             kid: &str,
         ) -> Result<Option<VerifyingKey>, ApiError> {
-            if self.unreachable {
-                if let IssuerRef::External(_) = issuer {
-                    return Err(ApiError::new(Reason::IssuerUnreachable));
+            let set = match issuer {
+                IssuerRef::Own(_) => &self.own,
+                IssuerRef::External(_) if self.unreachable => {
+                    return Err(ApiError::new(Reason::IssuerUnreachable))
                 }
-            }
-            Ok(self.own.iter().find(|(k, _)| k == kid).map(|(_, v)| *v))
+                IssuerRef::External(_) => &self.external,
+            };
+            Ok(set.iter().find(|(k, _)| k == kid).map(|(_, v)| *v))
         }
         async fn verify(
             &self,
@@ -389,6 +435,10 @@ mod tests {
         SigningKey::from_slice(&[7u8; 32]).unwrap()
     }
 
+    fn idp_key() -> SigningKey {
+        SigningKey::from_slice(&[9u8; 32]).unwrap()
+    }
+
     fn trust() -> TrustConfig {
         TrustConfig {
             own: OwnIssuer {
@@ -415,6 +465,7 @@ mod tests {
     fn keys() -> TestKeys {
         TestKeys {
             own: vec![("k1".into(), *signing_key().verifying_key())],
+            external: vec![("idp-1".into(), *idp_key().verifying_key())],
             unreachable: false,
         }
     }
@@ -571,6 +622,92 @@ mod tests {
             .err()
             .map(|e| e.reason);
         assert_eq!(err, Some(Reason::IssuerUnreachable));
+    }
+
+    fn es256_with(key: &SigningKey, header: Value, claims: Value) -> String {
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let sig: Signature = key.sign(input.as_bytes());
+        assemble(&input, &sig.to_bytes())
+    }
+
+    #[test]
+    fn an_unknown_issuer_comes_after_key_id_and_signature() {
+        // Signed by one of our keys: only the issuer is wrong.
+        let signed = es256(own_header(), claims(json!({"iss": "evil"})));
+        assert_eq!(check(&signed).err(), Some(Reason::WrongIssuer));
+        let no_iss = es256(own_header(), claims(json!({"iss": null})));
+        assert_eq!(check(&no_iss).err(), Some(Reason::WrongIssuer));
+        let idp = es256_with(
+            &idp_key(),
+            json!({"alg": "ES256", "kid": "idp-1"}),
+            claims(json!({"iss": "https://IDP.test", "aud": "api"})),
+        );
+        assert_eq!(check(&idp).err(), Some(Reason::WrongIssuer));
+
+        // `iss` edited in a genuine token's payload: the signature fails first.
+        let good = es256(own_header(), claims(json!({})));
+        let parts: Vec<&str> = good.split('.').collect();
+        let evil = URL_SAFE_NO_PAD.encode(claims(json!({"iss": "evil"})).to_string());
+        let tampered = format!("{}.{}.{}", parts[0], evil, parts[2]);
+        assert_eq!(check(&tampered).err(), Some(Reason::BadTokenSignature));
+        // Another key under our kid.
+        let forged = es256_with(&idp_key(), own_header(), claims(json!({"iss": "evil"})));
+        assert_eq!(check(&forged).err(), Some(Reason::BadTokenSignature));
+
+        // A kid nobody has, or none: the key id fails first.
+        let unknown = es256(
+            json!({"alg": "ES256", "kid": "k9"}),
+            claims(json!({"iss": "evil"})),
+        );
+        assert_eq!(check(&unknown).err(), Some(Reason::UnknownKeyId));
+        let absent = es256(json!({"alg": "ES256"}), claims(json!({"iss": "evil"})));
+        assert_eq!(check(&absent).err(), Some(Reason::UnknownKeyId));
+
+        // HS256: the configured secret signed it (wrong issuer), or no secret did.
+        let c = claims(json!({"iss": "https://other.test", "aud": "api"}));
+        let secret = b"hs-secret-hs-secret-hs-secret-32";
+        let hs_good = hs256(json!({"alg": "HS256"}), c.clone(), secret);
+        assert_eq!(check(&hs_good).err(), Some(Reason::WrongIssuer));
+        let hs_bad = hs256(json!({"alg": "HS256"}), c, b"another project's secret");
+        assert_eq!(check(&hs_bad).err(), Some(Reason::BadTokenSignature));
+
+        // The algorithm comes first: no issuer of ours signs with it.
+        let only_own = TrustConfig {
+            external: Vec::new(),
+            ..trust()
+        };
+        let hs_nowhere = hs256(
+            json!({"alg": "HS256"}),
+            claims(json!({"iss": "evil"})),
+            secret,
+        );
+        let err = block_on(verify(&hs_nowhere, &only_own, &keys(), NOW)).err();
+        assert_eq!(err.map(|e| e.reason), Some(Reason::AlgorithmNotAllowed));
+
+        // Two issuers with the same key id: the key that signed it is found either way.
+        let shared = TestKeys {
+            external: vec![("k1".into(), *idp_key().verifying_key())],
+            ..keys()
+        };
+        let by_idp = es256_with(&idp_key(), own_header(), claims(json!({"iss": "evil"})));
+        let err = block_on(verify(&by_idp, &trust(), &shared, NOW)).err();
+        assert_eq!(err.map(|e| e.reason), Some(Reason::WrongIssuer));
+
+        // Another issuer's outage is not the answer for a token that does not name it.
+        let k = TestKeys {
+            unreachable: true,
+            ..keys()
+        };
+        let stranger = es256(
+            json!({"alg": "ES256", "kid": "k9"}),
+            claims(json!({"iss": "evil"})),
+        );
+        let err = block_on(verify(&stranger, &trust(), &k, NOW)).err();
+        assert_eq!(err.map(|e| e.reason), Some(Reason::UnknownKeyId));
     }
 
     #[test]

@@ -32,7 +32,8 @@ pub fn decide_refresh(t: RefreshTokenState, now_s: i64, grace_s: i64) -> Refresh
         return RefreshOutcome::SessionRevoked;
     }
     match t.used_at_s {
-        Some(used) if now_s - used <= grace_s => RefreshOutcome::ReplayWithinGrace,
+        // A grace of 0 means none: even a replay in the same second is theft.
+        Some(used) if grace_s > 0 && now_s - used <= grace_s => RefreshOutcome::ReplayWithinGrace,
         Some(_) => RefreshOutcome::RevokeSession,
         None if now_s >= t.expires_at_s => RefreshOutcome::Expired,
         None => RefreshOutcome::Rotate,
@@ -144,6 +145,16 @@ mod tests {
             decide_refresh(ended, NOW, 30),
             RefreshOutcome::SessionRevoked
         );
+        // REFRESH_GRACE_S=0: no grace, even within the same second.
+        let just_spent = RefreshTokenState {
+            used_at_s: Some(NOW),
+            ..fresh()
+        };
+        assert_eq!(
+            decide_refresh(just_spent, NOW, 0),
+            RefreshOutcome::RevokeSession
+        );
+        assert_eq!(decide_refresh(fresh(), NOW, 0), RefreshOutcome::Rotate);
     }
 
     #[test]

@@ -68,10 +68,23 @@ fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D:
 }
 
 fn number(get: &dyn Fn(&str) -> Option<String>, name: &str, default: i64) -> Result<i64, String> {
+    bounded_number(get, name, default, 1)
+}
+
+/// A whole number of at least `min`; absent or empty is `default`.
+fn bounded_number(
+    get: &dyn Fn(&str) -> Option<String>,
+    name: &str,
+    default: i64,
+    min: i64,
+) -> Result<i64, String> {
     match get(name).filter(|v| !v.trim().is_empty()) {
         None => Ok(default),
         Some(v) => match v.trim().parse::<i64>() {
-            Ok(n) if n > 0 => Ok(n),
+            Ok(n) if n >= min => Ok(n),
+            _ if min == 0 => Err(format!(
+                "{name} must be a whole number of 0 or more, not {v:?}"
+            )),
             _ => Err(format!("{name} must be a positive integer, not {v:?}")),
         },
     }
@@ -138,22 +151,26 @@ impl Settings {
             }
         }
 
-        let default_scopes = nonempty("DEFAULT_USER_SCOPES").unwrap_or_else(|| {
-            if dev {
-                "*".into()
-            } else {
-                String::new()
-            }
-        });
+        // Set but empty means none (`DEFAULT_USER_SCOPES=` gives new users no scope);
+        // only an absent var takes the environment's default.
+        let default_scopes =
+            var("DEFAULT_USER_SCOPES").unwrap_or_else(
+                || {
+                    if dev {
+                        "*".into()
+                    } else {
+                        String::new()
+                    }
+                },
+            );
         let default_user_scopes = ScopeSet::parse(&default_scopes)
             .map_err(|e| format!("DEFAULT_USER_SCOPES: {}", e.message))?;
-        let default_tenants = nonempty("DEFAULT_USER_TENANTS").unwrap_or_else(|| {
-            if dev {
-                r#"{"demo":"admin"}"#.into()
-            } else {
-                "{}".into()
-            }
-        });
+        let default_tenants = match var("DEFAULT_USER_TENANTS") {
+            Some(v) if v.trim().is_empty() => "{}".into(),
+            Some(v) => v,
+            None if dev => r#"{"demo":"admin"}"#.into(),
+            None => "{}".into(),
+        };
         let default_user_tenants: BTreeMap<String, Role> =
             serde_json::from_str(&default_tenants)
                 .map_err(|e| format!("DEFAULT_USER_TENANTS: {e}"))?;
@@ -184,7 +201,8 @@ impl Settings {
             },
             access_ttl_s: number(var, "ACCESS_TTL_S", 3600)?,
             refresh_ttl_s: number(var, "REFRESH_TTL_S", 7 * 24 * 3600)?,
-            refresh_grace_s: number(var, "REFRESH_GRACE_S", 30)?,
+            // 0 turns the grace window off: any second presentation is theft.
+            refresh_grace_s: bounded_number(var, "REFRESH_GRACE_S", 30, 0)?,
             allowed_origins: AllowedOrigins::parse(&var("ALLOWED_ORIGINS").unwrap_or_else(|| {
                 if dev {
                     "*".into()
@@ -329,5 +347,31 @@ mod tests {
         assert!(err.contains("development only"));
         let err = Settings::from_env(&vars(&[("ACCESS_TTL_S", "soon")]), &no_secrets).unwrap_err();
         assert!(err.contains("ACCESS_TTL_S"));
+        let err = Settings::from_env(&vars(&[("ACCESS_TTL_S", "0")]), &no_secrets).unwrap_err();
+        assert!(err.contains("ACCESS_TTL_S"));
+        let err = Settings::from_env(&vars(&[("REFRESH_GRACE_S", "-1")]), &no_secrets).unwrap_err();
+        assert!(err.contains("REFRESH_GRACE_S"));
+    }
+
+    #[test]
+    fn zero_grace_and_empty_defaults_are_values_of_their_own() {
+        let s = Settings::from_env(
+            &vars(&[
+                ("ENVIRONMENT", "development"),
+                ("REFRESH_GRACE_S", "0"),
+                ("DEFAULT_USER_SCOPES", ""),
+                ("DEFAULT_USER_TENANTS", ""),
+            ]),
+            &no_secrets,
+        )
+        .unwrap();
+        assert_eq!(s.refresh_grace_s, 0);
+        assert!(s.default_user_scopes.is_empty());
+        assert!(s.default_user_tenants.is_empty());
+        // Absent, development's defaults apply.
+        let s = Settings::from_env(&vars(&[("ENVIRONMENT", "development")]), &no_secrets).unwrap();
+        assert_eq!(s.refresh_grace_s, 30);
+        assert_eq!(s.default_user_scopes.to_space_separated(), "*");
+        assert_eq!(s.default_user_tenants.get("demo"), Some(&Role::Admin));
     }
 }

@@ -4,6 +4,7 @@ use edgeauth_core::credential::{generate_id, generate_refresh_token, parse_autho
 use edgeauth_core::identity::Identity;
 use edgeauth_core::input::{LoginRequest, RefreshRequest, RegisterRequest};
 use edgeauth_core::password::{PasswordHash, PBKDF2_ITERATIONS, SALT_LEN};
+use edgeauth_core::policy::SignaturePolicy;
 use edgeauth_core::{ApiError, Reason};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -11,7 +12,8 @@ use worker::{Request, Response};
 
 use crate::app::Ctx;
 use crate::directory::User;
-use crate::{authn, body, crypto, http, password, store, tokens};
+use crate::gateway::read_body;
+use crate::{authn, body, crypto, http, password, signature, store, tokens};
 
 fn random(n: usize) -> Result<Vec<u8>, ApiError> {
     crypto::random_bytes(n).map_err(|_| ApiError::new(Reason::StoreUnavailable))
@@ -38,12 +40,29 @@ fn user_of(v: &Value) -> Result<User, ApiError> {
 /// The bearer credential's identity, for the worker's own endpoints. An API key's
 /// `allowed_ips` hold here too (403 `ip_denied`), as on the gateway: a key used from
 /// elsewhere may not even say who it is, let alone manage keys.
+///
+/// No policy asks these endpoints for a signature, but one that is present is checked as
+/// anywhere else (SPEC: never ignored): its headers with the credential, its MAC over
+/// the body (read from a copy of the request, so the handler can still read it).
 pub async fn caller(req: &Request, ctx: &Ctx) -> Result<(Identity, String), ApiError> {
     let header = req.headers().get("authorization").ok().flatten();
     let credential = parse_authorization(header.as_deref())?.to_string();
     let identity = authn::authenticate(ctx, &credential).await?;
+    let signed = signature::headers(req.headers(), SignaturePolicy::None, ctx.now_ms)?;
     if !identity.allowed_ips.allows(ctx.client_ip) {
         return Err(ApiError::new(Reason::IpDenied));
+    }
+    if let Some(signed) = signed {
+        let url = req
+            .url()
+            .map_err(|_| ApiError::new(Reason::StoreUnavailable))?;
+        let target = signature::request_target(&url);
+        let mut copy = req
+            .clone()
+            .map_err(|_| ApiError::new(Reason::StoreUnavailable))?;
+        let body = read_body(&mut copy, ctx.settings.max_body_bytes).await?;
+        let method = req.method();
+        signature::verify(ctx, &signed, &credential, method.as_ref(), &target, &body).await?;
     }
     Ok((identity, credential))
 }

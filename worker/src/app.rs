@@ -3,9 +3,10 @@
 use std::net::IpAddr;
 use std::rc::Rc;
 
-use edgeauth_core::cors::AllowedOrigins;
+use edgeauth_core::cors::{is_preflight, AllowedOrigins};
 use edgeauth_core::settings::Settings;
 use edgeauth_core::{ApiError, Reason};
+use futures_util::StreamExt;
 use worker::{Context, Date, Env, Method, Request, Response};
 
 use crate::{gateway, http, isolate, routes};
@@ -36,12 +37,16 @@ pub async fn handle(req: Request, env: Env, _ctx: Context) -> Response {
     let cors = settings.allowed_origins.clone();
 
     // Preflights are answered on every path; an origin not listed gets no CORS headers.
-    if req.method() == Method::Options
-        && req
-            .headers()
-            .has("access-control-request-method")
-            .unwrap_or(false)
-    {
+    let request_method = req
+        .headers()
+        .get("access-control-request-method")
+        .ok()
+        .flatten();
+    if is_preflight(
+        req.method().as_ref(),
+        origin.as_deref(),
+        request_method.as_deref(),
+    ) {
         let mut resp = http::no_content();
         if let Some(headers) = cors.preflight_headers(origin.as_deref()) {
             for (k, v) in headers {
@@ -64,10 +69,13 @@ pub async fn handle(req: Request, env: Env, _ctx: Context) -> Response {
         client_ip,
     };
     let console_page = is_console(&req.path());
+    // The same JS request (not a copy of its body), to look at once the answer is made.
+    let raw = <web_sys::Request as Clone>::clone(req.inner());
     let resp = match route(req, &ctx).await {
         Ok(r) => r,
         Err(e) => http::error(&e),
     };
+    drain_unread_body(raw).await;
     let mut resp = http::finish(resp, now_s, &cors, origin.as_deref());
     if console_page {
         // The device page approves logins: no other site may frame it (clickjacking).
@@ -77,6 +85,40 @@ pub async fn handle(req: Request, env: Env, _ctx: Context) -> Response {
         let _ = resp.headers_mut().set("x-frame-options", "DENY");
     }
     resp
+}
+
+/// Bodies of refused requests are read and dropped up to this size before the answer goes.
+const DRAIN_MAX_BYTES: u64 = 1 << 20;
+
+/// Many answers go out without the body having been read (a 404, 401 or 413 does not need
+/// it). workerd then closes the connection on the unread bytes, and a client still sending
+/// a body over its socket buffer (~64 KiB) gets a reset instead of the answer. So an unread
+/// body is read and dropped first, up to [`DRAIN_MAX_BYTES`]; past that, the reset is the
+/// client's answer.
+async fn drain_unread_body(raw: web_sys::Request) {
+    if raw.body_used() || raw.body().is_none() {
+        return;
+    }
+    let declared = raw
+        .headers()
+        .get("content-length")
+        .ok()
+        .flatten()
+        .and_then(|n| n.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > DRAIN_MAX_BYTES) {
+        return;
+    }
+    let mut req = Request::from(raw);
+    let Ok(mut stream) = req.stream() else {
+        return;
+    };
+    let mut seen = 0u64;
+    while let Some(Ok(chunk)) = stream.next().await {
+        seen += chunk.len() as u64;
+        if seen > DRAIN_MAX_BYTES {
+            break;
+        }
+    }
 }
 
 async fn route(req: Request, ctx: &Ctx) -> Result<Response, ApiError> {
@@ -117,7 +159,9 @@ pub fn allow(req: &Request, methods: &[Method], names: &[&'static str]) -> Resul
     }
 }
 
+/// The console's static files. Their refusals are SPEC's error answers like any other.
 async fn console(req: Request, ctx: &Ctx) -> Result<Response, ApiError> {
+    allow(&req, &[Method::Get, Method::Head], &["GET", "HEAD"])?;
     let assets = ctx
         .env
         .assets("ASSETS")
@@ -125,8 +169,16 @@ async fn console(req: Request, ctx: &Ctx) -> Result<Response, ApiError> {
         .map_err(|_| {
             ApiError::with_message(Reason::NotFound, "the console is not deployed here")
         })?;
-    assets
+    let resp = assets
         .fetch_request(req)
         .await
-        .map_err(|_| ApiError::new(Reason::StoreUnavailable))
+        .map_err(|_| ApiError::new(Reason::StoreUnavailable))?;
+    match resp.status_code() {
+        404 => Err(ApiError::with_message(
+            Reason::NotFound,
+            "the console has no such page",
+        )),
+        405 => Err(ApiError::method_not_allowed(&["GET", "HEAD"])),
+        _ => Ok(resp),
+    }
 }

@@ -3,7 +3,7 @@
 
 use edgeauth_core::authz::{authorize, is_edgeauth_header};
 use edgeauth_core::credential::{check_credential_chars, parse_authorization};
-use edgeauth_core::policy::Auth;
+use edgeauth_core::policy::{Auth, SignaturePolicy};
 use edgeauth_core::{ApiError, Reason};
 use worker::{Fetch, Headers, Method, Request, RequestInit, RequestRedirect, Response};
 
@@ -26,10 +26,7 @@ pub async fn forward(mut req: Request, ctx: &Ctx) -> Result<Response, ApiError> 
     // the URL by mistake must not end up in the origin's logs.
     let (query, query_token) = split_token(url.query().unwrap_or(""));
     let query_token = query_token.filter(|_| route.query_token);
-    let target = match url.query() {
-        Some(q) => format!("{path}?{q}"),
-        None => path.clone(),
-    };
+    let target = signature::request_target(&url);
 
     let mut identity_headers = Vec::new();
     let mut credential = None;
@@ -40,17 +37,14 @@ pub async fn forward(mut req: Request, ctx: &Ctx) -> Result<Response, ApiError> 
             (h, _) => parse_authorization(h)?.to_string(),
         };
         let identity = authn::authenticate(ctx, &presented).await?;
+        // The signature's headers are part of the credential: their 401s come before the
+        // route's 403s and the body's 413; only the MAC has to wait for the body.
+        let signed = signature::headers(req.headers(), route.signature, ctx.now_ms)?;
         let authorized = authorize(&identity, &matched, ctx.client_ip)?;
         identity_headers = authorized.forward_headers();
-        // The signature's headers are part of the credential (401s come before the
-        // body's 413); only its MAC has to wait for the body.
-        let signed = signature::headers(
-            req.headers(),
-            route.signature,
-            method.as_ref(),
-            &target,
-            ctx.now_ms,
-        )?;
+        if signed.is_none() && route.signature == SignaturePolicy::Optional {
+            signature::log_unsigned(method.as_ref(), &target);
+        }
         credential = Some((presented, signed));
     }
 
@@ -95,7 +89,6 @@ fn split_token(query: &str) -> (String, Option<String>) {
     let mut token = None;
     let kept: Vec<&str> = query
         .split('&')
-        .filter(|p| !p.is_empty())
         .filter(|p| {
             let (name, value) = p.split_once('=').unwrap_or((p, ""));
             if name == "token" {
@@ -108,6 +101,11 @@ fn split_token(query: &str) -> (String, Option<String>) {
             }
         })
         .collect();
+    if token.is_none() {
+        // Nothing taken out: the query goes on exactly as it came.
+        return (query.to_string(), None);
+    }
+    let kept: Vec<&str> = kept.into_iter().filter(|p| !p.is_empty()).collect();
     (kept.join("&"), token)
 }
 
@@ -213,5 +211,7 @@ mod tests {
         );
         assert_eq!(split_token("token=x%2Ey"), ("".into(), Some("x.y".into())));
         assert_eq!(split_token("tokens=1"), ("tokens=1".into(), None));
+        assert_eq!(split_token("a=1&&b=%20"), ("a=1&&b=%20".into(), None));
+        assert_eq!(split_token("token=t"), ("".into(), Some("t".into())));
     }
 }

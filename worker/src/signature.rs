@@ -1,4 +1,5 @@
-//! Request signatures at the gateway: core decides, the `NonceSet` Durable Object remembers.
+//! Request signatures (at the gateway, and on the worker's own endpoints when present):
+//! core decides, the `NonceSet` Durable Object remembers.
 
 use edgeauth_core::credential::credential_hash;
 use edgeauth_core::policy::SignaturePolicy;
@@ -8,19 +9,25 @@ use edgeauth_core::signing::{
 };
 use edgeauth_core::{ApiError, Reason};
 use serde_json::json;
-use worker::{Headers, Method, Request, RequestInit};
+use worker::{Headers, Method, Request, RequestInit, Url};
 
 use crate::app::Ctx;
+
+/// The request target a signature covers: the pathname, plus `?query` when there is one.
+pub fn request_target(url: &Url) -> String {
+    match url.query() {
+        Some(q) => format!("{}?{q}", url.path()),
+        None => url.path().to_string(),
+    }
+}
 
 /// Reads the `x-cli-*` headers under the route's signature policy, before the body is
 /// read: malformed headers, a missing signature where one is required and a timestamp
 /// out of the window are refused without reading (or waiting for) the body. `None`: an
-/// unsigned request the route lets through (logged where the policy says `optional`).
+/// unsigned request the policy lets through.
 pub fn headers(
     headers: &Headers,
     policy: SignaturePolicy,
-    method: &str,
-    target: &str,
     now_ms: u64,
 ) -> Result<Option<SignatureHeaders>, ApiError> {
     let get = |name: &str| headers.get(name).ok().flatten();
@@ -37,17 +44,17 @@ pub fn headers(
             Ok(Some(h))
         }
         None if policy == SignaturePolicy::Required => Err(ApiError::new(Reason::SignatureMissing)),
-        None => {
-            if policy == SignaturePolicy::Optional {
-                // The path only: a query may hold a `?token=` credential.
-                worker::console_log!(
-                    "{}",
-                    json!({"event": "unsigned_request", "method": method, "path": target.split('?').next().unwrap_or("")})
-                );
-            }
-            Ok(None)
-        }
+        None => Ok(None),
     }
+}
+
+/// Logs an unsigned request that a `signature: optional` route let through.
+pub fn log_unsigned(method: &str, target: &str) {
+    // The path only: a query may hold a `?token=` credential.
+    worker::console_log!(
+        "{}",
+        json!({"event": "unsigned_request", "method": method, "path": target.split('?').next().unwrap_or("")})
+    );
 }
 
 /// Checks a signed request's MAC over the body, then spends its nonce.
