@@ -27,6 +27,7 @@ pub mod identity;
 pub mod input;
 pub mod ip;
 pub mod policy;
+pub mod query;
 pub mod scope;
 pub mod secret;
 pub mod signing;
