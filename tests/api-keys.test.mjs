@@ -661,3 +661,53 @@ test("key values are stored only as hashes and never logged", async () => {
   assert.ok(stored.includes(Buffer.from(sha256(fresh.key))), "KV is keyed by the key's SHA-256");
   assert.ok(!stored.includes(Buffer.from(owner.refreshToken)));
 });
+
+describe("revocation does not wait for KV to catch up", () => {
+  test("a KV record the directory no longer owns (a stale replica after a revoke) is refused as revoked", async () => {
+    const w = await startWorker();
+    try {
+      const key = `ea_live_${base62(40)}`;
+      const now = new Date();
+      // What a KV location that has not yet seen a revocation still serves.
+      const stale = {
+        id: `key_${base62(20)}`,
+        user_id: `usr_${base62(20)}`,
+        name: "stale",
+        prefix: key.slice(0, 12),
+        scopes: ["*"],
+        all_resources: true,
+        resources: [],
+        tenants: {},
+        allowed_ips: [],
+        created_at: Math.floor(now.getTime() / 1000) - 60,
+        expires_at: null,
+        revoked_at: null,
+      };
+      const kv = await w.mf.getKVNamespace("API_KEYS");
+      await kv.put(sha256(key), JSON.stringify(stale));
+      const res = await w.fetch("/api/me", { headers: { authorization: `Bearer ${key}` } });
+      await expectError(res, 401, "api_key_revoked");
+    } finally {
+      await w.dispose();
+    }
+  });
+
+  test("the directory unreachable on the key path is a 503, never a pass", async () => {
+    const w = await startWorker({ omitBindings: ["DIRECTORY"] });
+    try {
+      const key = `ea_live_${base62(40)}`;
+      const kv = await w.mf.getKVNamespace("API_KEYS");
+      await kv.put(
+        sha256(key),
+        JSON.stringify({
+          id: "key_x", user_id: "usr_x", name: "x", prefix: key.slice(0, 12), scopes: ["*"], all_resources: true,
+          resources: [], tenants: {}, allowed_ips: [], created_at: 0, expires_at: null, revoked_at: null,
+        }),
+      );
+      const res = await w.fetch("/api/me", { headers: { authorization: `Bearer ${key}` } });
+      await expectError(res, 503, "store_unavailable");
+    } finally {
+      await w.dispose();
+    }
+  });
+});

@@ -128,7 +128,18 @@ async fn api_key(ctx: &Ctx, key: &str) -> Result<Identity, ApiError> {
     let record = match cached {
         Some(r) => r,
         None => {
-            let r = read_key_record(ctx, &hash).await?;
+            let mut r = read_key_record(ctx, &hash).await?;
+            // KV is eventually consistent (a revocation may take up to a minute to reach
+            // every location), so whether the key still exists is asked of the directory,
+            // which is not. With this cache, a revocation holds everywhere within
+            // `API_KEY_CACHE_MS`.
+            if let Some(rec) = r.as_mut().filter(|rec| rec.revoked_at.is_none()) {
+                let v = store::directory(&ctx.env, "key_status", serde_json::json!({"id": rec.id}))
+                    .await?;
+                if v.get("active").and_then(|a| a.as_bool()) != Some(true) {
+                    rec.revoked_at = Some(ctx.now_s());
+                }
+            }
             API_KEYS.with(|c| {
                 c.borrow_mut().insert(
                     hash.clone(),

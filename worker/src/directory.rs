@@ -454,6 +454,17 @@ impl Directory {
                     .collect();
                 ok(json!({"keys": keys}))
             }
+            "key_status" => {
+                #[derive(Deserialize)]
+                struct Row {
+                    n: i64,
+                }
+                let rows = self.rows::<Row>(
+                    "SELECT COUNT(*) AS n FROM api_keys WHERE id = ?",
+                    vec![s("id").into()],
+                )?;
+                ok(json!({"active": rows.first().is_some_and(|r| r.n > 0)}))
+            }
             "key_get" | "key_delete" => {
                 #[derive(Deserialize)]
                 struct Row {
