@@ -148,7 +148,10 @@ EOF
 build_cli() {
   local start=$SECONDS
   cargo build --locked -p edgeauth-cli
-  say cli "built in $((SECONDS - start))s: ${CARGO_TARGET_DIR:-target}/debug/edgeauth"
+  # The release binary too: what `cargo install --path cli` gives users, at the path
+  # scripts and CI jobs outside this repository expect.
+  cargo build --locked --release -p edgeauth-cli
+  say cli "built in $((SECONDS - start))s: ${CARGO_TARGET_DIR:-target}/{debug,release}/edgeauth"
 }
 
 for part in "${PARTS[@]}"; do
