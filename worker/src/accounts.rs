@@ -53,10 +53,7 @@ pub async fn caller(req: &Request, ctx: &Ctx) -> Result<(Identity, String), ApiE
         return Err(ApiError::new(Reason::IpDenied));
     }
     if let Some(signed) = signed {
-        let url = req
-            .url()
-            .map_err(|_| ApiError::new(Reason::StoreUnavailable))?;
-        let target = signature::request_target(&url);
+        let target = signature::request_target(req);
         let mut copy = req
             .clone()
             .map_err(|_| ApiError::new(Reason::StoreUnavailable))?;

@@ -9,15 +9,27 @@ use edgeauth_core::signing::{
 };
 use edgeauth_core::{ApiError, Reason};
 use serde_json::json;
-use worker::{Headers, Method, Request, RequestInit, Url};
+use worker::{Headers, Method, Request, RequestInit};
 
 use crate::app::Ctx;
 
-/// The request target a signature covers: the pathname, plus `?query` when there is one.
-pub fn request_target(url: &Url) -> String {
-    match url.query() {
-        Some(q) => format!("{}?{q}", url.path()),
-        None => url.path().to_string(),
+/// The request target a signature covers: the pathname, plus `?query` when there is one,
+/// exactly as the runtime serialized the URL (taken from the string: no reparse per request).
+pub fn request_target(req: &Request) -> String {
+    let url = req.inner().url();
+    let (_, query) = split_query(&url);
+    match query {
+        Some(q) => format!("{}?{q}", req.path()),
+        None => req.path(),
+    }
+}
+
+/// The query of a serialized URL (without `?` and any fragment), if it has one.
+pub fn split_query(url: &str) -> (&str, Option<&str>) {
+    let url = url.split('#').next().unwrap_or(url);
+    match url.split_once('?') {
+        Some((before, q)) => (before, Some(q)),
+        None => (url, None),
     }
 }
 
@@ -116,5 +128,18 @@ impl NonceStore for DurableNonces<'_> {
         v.get("fresh")
             .and_then(|f| f.as_bool())
             .ok_or_else(|| unavailable("bad answer"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_query;
+
+    #[test]
+    fn the_query_is_cut_at_the_first_question_mark_and_before_a_fragment() {
+        assert_eq!(split_query("https://h/p?a=1&b=?2"), ("https://h/p", Some("a=1&b=?2")));
+        assert_eq!(split_query("https://h/p?"), ("https://h/p", Some("")));
+        assert_eq!(split_query("https://h/p#f?x"), ("https://h/p", None));
+        assert_eq!(split_query("https://h/p"), ("https://h/p", None));
     }
 }
