@@ -46,10 +46,17 @@ pub fn no_content() -> Response {
 /// origin (whose headers are immutable, so they are copied).
 pub fn finish(resp: Response, now_s: i64, cors: &AllowedOrigins, origin: Option<&str>) -> Response {
     let status = resp.status_code();
-    let headers = Headers::new();
-    for (k, v) in resp.headers().entries() {
-        let _ = headers.append(&k, &v);
-    }
+    // One copy made by the runtime, not a crossing per header.
+    let headers = match web_sys::Headers::new_with_headers(&resp.headers().0) {
+        Ok(h) => Headers(h),
+        Err(_) => {
+            let h = Headers::new();
+            for (k, v) in resp.headers().entries() {
+                let _ = h.append(&k, &v);
+            }
+            h
+        }
+    };
     let _ = headers.set("date", &imf_fixdate(now_s));
     for (k, v) in cors.response_headers(origin) {
         if k == "Vary" {
