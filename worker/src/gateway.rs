@@ -59,33 +59,51 @@ pub async fn forward(mut req: Request, ctx: &Ctx) -> Result<Response, ApiError> 
         signature::verify(ctx, signed, credential, method.as_ref(), &target, &body).await?;
     }
 
-    let mut headers: Vec<(String, String)> = req
-        .headers()
-        .entries()
-        .filter(|(k, _)| {
-            let k = k.to_ascii_lowercase();
-            !is_edgeauth_header(&k)
-                && k != "host"
-                && k != "content-length"
-                && (k != "authorization" || ctx.settings.forward_authorization)
-        })
-        .collect();
-    headers.extend(
-        identity_headers
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v)),
-    );
+    let headers = forwarded_headers(req.headers(), ctx.settings.forward_authorization);
+    for (k, v) in &identity_headers {
+        let _ = headers.set(k, v);
+    }
 
     match &ctx.settings.origin_url {
         None => Ok(echo::answer(
             method.as_ref(),
             &path,
             &query,
-            &headers,
+            &headers.entries().collect::<Vec<_>>(),
             &body,
         )),
-        Some(origin) => send(origin, method, &path, &query, &headers, body).await,
+        Some(origin) => send(origin, method, &path, &query, headers, body).await,
     }
+}
+
+/// The client's headers as the origin gets them: without any `x-edgeauth-*` (only the
+/// worker sets those), `Host`, `Content-Length` and, unless configured, `Authorization`.
+/// The runtime copies them in one call; only their names cross into Rust.
+fn forwarded_headers(incoming: &Headers, keep_authorization: bool) -> Headers {
+    let headers = match web_sys::Headers::new_with_headers(&incoming.0) {
+        Ok(h) => Headers(h),
+        Err(_) => {
+            let h = Headers::new();
+            for (k, v) in incoming.entries() {
+                let _ = h.append(&k, &v);
+            }
+            h
+        }
+    };
+    let dropped: Vec<String> = headers
+        .keys()
+        .filter(|k| {
+            let k = k.to_ascii_lowercase();
+            is_edgeauth_header(&k)
+                || k == "host"
+                || k == "content-length"
+                || (k == "authorization" && !keep_authorization)
+        })
+        .collect();
+    for k in dropped {
+        let _ = headers.delete(&k);
+    }
+    headers
 }
 
 /// Reads the body, refusing more than `limit` bytes (by `Content-Length` first, so a
@@ -125,7 +143,7 @@ async fn send(
     method: Method,
     path: &str,
     query: &str,
-    headers: &[(String, String)],
+    headers: Headers,
     body: Vec<u8>,
 ) -> Result<Response, ApiError> {
     let url = if query.is_empty() {
@@ -133,13 +151,9 @@ async fn send(
     } else {
         format!("{origin}{path}?{query}")
     };
-    let h = Headers::new();
-    for (k, v) in headers {
-        let _ = h.append(k, v);
-    }
     let mut init = RequestInit::new();
     init.with_method(method.clone())
-        .with_headers(h)
+        .with_headers(headers)
         .with_redirect(RequestRedirect::Manual);
     if !body.is_empty() && !matches!(method, Method::Get | Method::Head) {
         init.with_body(Some(js_sys::Uint8Array::from(body.as_slice()).into()));
