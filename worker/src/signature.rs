@@ -137,7 +137,10 @@ mod tests {
 
     #[test]
     fn the_query_is_cut_at_the_first_question_mark_and_before_a_fragment() {
-        assert_eq!(split_query("https://h/p?a=1&b=?2"), ("https://h/p", Some("a=1&b=?2")));
+        assert_eq!(
+            split_query("https://h/p?a=1&b=?2"),
+            ("https://h/p", Some("a=1&b=?2"))
+        );
         assert_eq!(split_query("https://h/p?"), ("https://h/p", Some("")));
         assert_eq!(split_query("https://h/p#f?x"), ("https://h/p", None));
         assert_eq!(split_query("https://h/p"), ("https://h/p", None));
