@@ -181,6 +181,25 @@ describe("clients sharing one storage (tabs) never present a spent refresh token
 });
 
 describe("errors: a network failure is not a sign-out, session_revoked is", () => {
+  test("localStorage the browser denies is an EdgeAuthError, not a raw DOMException", () => {
+    const had = Object.getOwnPropertyDescriptor(globalThis, "localStorage");
+    Object.defineProperty(globalThis, "localStorage", {
+      configurable: true,
+      get() {
+        throw new DOMException("The operation is insecure.", "SecurityError");
+      },
+    });
+    try {
+      assert.throws(
+        () => new EdgeAuthClient({ baseUrl: worker.url, storage: "localStorage" }),
+        (err) => err instanceof EdgeAuthError && err.reason === "invalid_field" && /blocked/.test(err.message),
+      );
+    } finally {
+      if (had) Object.defineProperty(globalThis, "localStorage", had);
+      else delete globalThis.localStorage;
+    }
+  });
+
   let worker;
   before(async () => {
     worker = await startWorker();

@@ -105,7 +105,14 @@ function storageAdapter(store, key, shared) {
 function resolveStorage(storage, key) {
   if (storage === undefined || storage === "memory") return undefined;
   if (storage === "localStorage") {
-    const local = globalThis.localStorage;
+    let local;
+    try {
+      local = globalThis.localStorage;
+    } catch {
+      // Reading it throws a SecurityError where the browser denies storage (a
+      // third-party frame, some privacy modes): say so in the SDK's own error.
+      throw invalidField('storage: "localStorage" is blocked here; use "memory" or your own store');
+    }
     if (!local) throw invalidField('storage: "localStorage" is not available here; use it in a browser');
     return storageAdapter(local, key, true);
   }
