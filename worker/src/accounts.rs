@@ -1,6 +1,6 @@
 //! Accounts and sessions: register, login, refresh, logout, whoami.
 
-use edgeauth_core::credential::{generate_id, generate_refresh_token, parse_authorization};
+use edgeauth_core::credential::{generate_refresh_token, parse_authorization};
 use edgeauth_core::identity::Identity;
 use edgeauth_core::input::{LoginRequest, RefreshRequest, RegisterRequest};
 use edgeauth_core::password::{PasswordHash, PBKDF2_ITERATIONS, SALT_LEN};
@@ -15,19 +15,11 @@ use crate::directory::User;
 use crate::gateway::read_body;
 use crate::{authn, body, crypto, http, password, signature, store, tokens};
 
-fn random(n: usize) -> Result<Vec<u8>, ApiError> {
-    crypto::random_bytes(n).map_err(|_| ApiError::new(Reason::StoreUnavailable))
-}
-
-fn id(prefix: &str) -> Result<String, ApiError> {
-    generate_id(prefix, &random(64)?).ok_or_else(|| ApiError::new(Reason::StoreUnavailable))
-}
-
 /// A fresh session id and refresh token.
 pub fn new_session() -> Result<(String, String), ApiError> {
-    let rt = generate_refresh_token(&random(128)?)
+    let rt = generate_refresh_token(&crypto::random_bytes(128)?)
         .ok_or_else(|| ApiError::new(Reason::StoreUnavailable))?;
-    Ok((id("ses")?, rt))
+    Ok((crypto::new_id("ses")?, rt))
 }
 
 fn user_of(v: &Value) -> Result<User, ApiError> {
@@ -72,7 +64,7 @@ pub async fn register(mut req: Request, ctx: &Ctx) -> Result<Response, ApiError>
         &ctx.env,
         "register",
         json!({
-            "id": id("usr")?,
+            "id": crypto::new_id("usr")?,
             "email": r.email,
             "name": r.name,
             "password_hash": hash.encode(),

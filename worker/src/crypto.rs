@@ -81,6 +81,20 @@ pub async fn es256_sign(key: &CryptoKey, data: &[u8]) -> Result<Vec<u8>, CryptoE
     Ok(Uint8Array::new(&buf).to_vec())
 }
 
+/// A WebCrypto failure behind a request is the runtime failing us: 503, logged, never a pass.
+impl From<CryptoError> for edgeauth_core::ApiError {
+    fn from(e: CryptoError) -> Self {
+        worker::console_error!("edgeauth: WebCrypto failed: {}", e.0);
+        edgeauth_core::ApiError::new(edgeauth_core::Reason::StoreUnavailable)
+    }
+}
+
+/// A new id such as `usr_…` from the runtime's CSPRNG.
+pub fn new_id(prefix: &str) -> Result<String, CryptoError> {
+    edgeauth_core::credential::generate_id(prefix, &random_bytes(64)?)
+        .ok_or_else(|| CryptoError("random bytes ran short".into()))
+}
+
 /// `n` bytes from the runtime's CSPRNG.
 pub fn random_bytes(n: usize) -> Result<Vec<u8>, CryptoError> {
     let mut buf = vec![0u8; n];

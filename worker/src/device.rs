@@ -42,7 +42,7 @@ pub async fn code(mut req: Request, ctx: &Ctx) -> Result<Response, ApiError> {
         .map(|n| n.trim().chars().take(200).collect::<String>())
         .filter(|n| !n.is_empty())
         .unwrap_or_else(|| "an unnamed device".to_string());
-    let random = crypto::random_bytes(192).map_err(|_| unavailable())?;
+    let random = crypto::random_bytes(192)?;
     // The device code is a secret like a refresh token: only its hash is stored.
     let device_code = generate_refresh_token(&random[..128])
         .map(|t| t.replacen("ea_rt_", "ea_dc_", 1))

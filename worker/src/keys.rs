@@ -3,9 +3,7 @@
 //! ownership, so listing never scans KV.
 
 use edgeauth_core::api_key::ApiKeyRecord;
-use edgeauth_core::credential::{
-    api_key_prefix, credential_hash, generate_api_key, generate_id, ApiKeyEnv,
-};
+use edgeauth_core::credential::{api_key_prefix, credential_hash, generate_api_key, ApiKeyEnv};
 use edgeauth_core::identity::{CredentialKind, Identity};
 use edgeauth_core::input::ApiKeyRequest;
 use edgeauth_core::scope::Scope;
@@ -51,10 +49,9 @@ pub async fn create(mut req: Request, ctx: &Ctx) -> Result<Response, ApiError> {
     let new = r.validate(ctx.now_s())?;
     new.check_privilege(&creator)?;
 
-    let random = crypto::random_bytes(192).map_err(unavailable)?;
-    let key =
-        generate_api_key(ApiKeyEnv::Live, &random[..128]).ok_or_else(|| unavailable("random"))?;
-    let id = generate_id("key", &random[128..]).ok_or_else(|| unavailable("random"))?;
+    let random = crypto::random_bytes(128)?;
+    let key = generate_api_key(ApiKeyEnv::Live, &random).ok_or_else(|| unavailable("random"))?;
+    let id = crypto::new_id("key")?;
     let record = ApiKeyRecord {
         id: id.clone(),
         user_id: creator.subject.clone(),

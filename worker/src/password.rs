@@ -54,8 +54,7 @@ pub async fn derive(password: &str, salt: &[u8], iterations: u32) -> Result<Vec<
 
 /// A new stored hash at the current cost.
 pub async fn hash_new(password: &str) -> Result<PasswordHash, ApiError> {
-    let salt =
-        crypto::random_bytes(SALT_LEN).map_err(|_| ApiError::new(Reason::StoreUnavailable))?;
+    let salt = crypto::random_bytes(SALT_LEN)?;
     let hash = derive(password, &salt, PBKDF2_ITERATIONS).await?;
     Ok(PasswordHash::new(PBKDF2_ITERATIONS, salt, hash))
 }

@@ -1,7 +1,6 @@
 //! Issuing the worker's own access tokens (ES256 through WebCrypto) and the token answer.
 
 use edgeauth_core::claims::AccessClaims;
-use edgeauth_core::credential::generate_id;
 use edgeauth_core::jwt::{assemble, es256_signing_input};
 use edgeauth_core::time::rfc3339;
 use edgeauth_core::{ApiError, Reason};
@@ -26,14 +25,13 @@ pub async fn answer(
     let keys = isolate::own_keys(&ctx.env).await?;
     let now = ctx.now_s();
     let exp = now + ctx.settings.access_ttl_s;
-    let random = crypto::random_bytes(64).map_err(|_| failed())?;
     let claims = AccessClaims {
         iss: ctx.settings.trust.own.iss.clone(),
         aud: ctx.settings.trust.own.audience.clone(),
         sub: user.id.clone(),
         iat: now,
         exp,
-        jti: generate_id("tok", &random).ok_or_else(failed)?,
+        jti: crypto::new_id("tok")?,
         sid: session_id.to_string(),
         email: user.email.clone(),
         name: Some(user.name.clone()),
