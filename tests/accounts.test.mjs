@@ -8,18 +8,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { startWorker } from "./harness.mjs";
+import { CODES } from "./contract.mjs";
 
-const CODES = {
-  400: "BAD_REQUEST",
-  401: "UNAUTHORIZED",
-  403: "FORBIDDEN",
-  404: "NOT_FOUND",
-  405: "METHOD_NOT_ALLOWED",
-  409: "CONFLICT",
-  413: "PAYLOAD_TOO_LARGE",
-  429: "RATE_LIMITED",
-  503: "UNAVAILABLE",
-};
 const RFC3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/;
 const REFRESH_TOKEN = /^ea_rt_[0-9A-Za-z]{32,}$/;
 const USER_KEYS = ["email", "id", "name", "roles", "tenants"];

@@ -8,16 +8,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { startWorker } from "./harness.mjs";
+import { CODES } from "./contract.mjs";
 
-const CODES = {
-  400: "BAD_REQUEST",
-  401: "UNAUTHORIZED",
-  403: "FORBIDDEN",
-  404: "NOT_FOUND",
-  405: "METHOD_NOT_ALLOWED",
-  413: "PAYLOAD_TOO_LARGE",
-  503: "UNAVAILABLE",
-};
 const KEY = /^ea_live_[0-9A-Za-z]{32,64}$/;
 const RFC3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/;
 const KEY_FIELDS = [
