@@ -51,4 +51,4 @@ if (( ${#SPECS[@]} == 0 )); then
   echo "no tests/*.test.mjs" >&2
   exit 1
 fi
-run "end-to-end (node --test, ${#SPECS[@]} files)" node --test --test-concurrency=1 "${SPECS[@]}"
+run "end-to-end (node --test, ${#SPECS[@]} files)" node --test --test-concurrency=2 "${SPECS[@]}"

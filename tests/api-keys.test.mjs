@@ -268,14 +268,17 @@ describe("what a key may do on the gateway", () => {
     await expectError(await use(none.key, "/api/scans/trigger/r1", { method: "POST" }), 403, "resource_denied");
   });
 
-  test("tenant: a key for demo acts in demo only, with its creator's role", async () => {
+  test("tenant: a key for demo acts in demo only, with its own scopes and its creator's role", async () => {
     const k = await api.createKey(owner.token, { scopes: ["scans:read"], tenants: ["demo"] });
     assert.deepEqual(k.tenants, ["demo"]);
     const res = await use(k.key, "/api/v1/tenants/demo/x");
     const text = await res.text();
     assert.equal(res.status, 200, text);
     assert.equal(JSON.parse(text).headers["x-edgeauth-tenant"], "demo");
-    assert.equal((await use(k.key, "/api/v1/tenants/demo/x", { method: "POST", body: {} })).status, 200, "admin role");
+    // Its creator is an admin there, but the key's own scopes bound it: it reads, never writes.
+    await expectError(await use(k.key, "/api/v1/tenants/demo/x", { method: "POST", body: {} }), 403, "insufficient_scope");
+    const writer = await api.createKey(owner.token, { scopes: ["*"], tenants: ["demo"] });
+    assert.equal((await use(writer.key, "/api/v1/tenants/demo/x", { method: "POST", body: {} })).status, 200, "admin role");
     await expectError(await use(k.key, "/api/v1/tenants/other/x"), 403, "tenant_denied");
     const noTenant = await api.createKey(owner.token, { scopes: ["*"] });
     await expectError(await use(noTenant.key, "/api/v1/tenants/demo/x"), 403, "tenant_denied", {
@@ -669,7 +672,7 @@ describe("revocation does not wait for KV to catch up", () => {
         scopes: ["*"],
         all_resources: true,
         resources: [],
-        tenants: {},
+        tenants: [],
         allowed_ips: [],
         created_at: Math.floor(now.getTime() / 1000) - 60,
         expires_at: null,
@@ -693,7 +696,7 @@ describe("revocation does not wait for KV to catch up", () => {
         sha256(key),
         JSON.stringify({
           id: "key_x", user_id: "usr_x", name: "x", prefix: key.slice(0, 12), scopes: ["*"], all_resources: true,
-          resources: [], tenants: {}, allowed_ips: [], created_at: 0, expires_at: null, revoked_at: null,
+          resources: [], tenants: [], allowed_ips: [], created_at: 0, expires_at: null, revoked_at: null,
         }),
       );
       const res = await w.fetch("/api/me", { headers: { authorization: `Bearer ${key}` } });

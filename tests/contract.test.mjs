@@ -154,6 +154,8 @@ describe("EXTERNAL_ISSUERS in SPEC's example form", () => {
       "x-edgeauth-subject": "es-user",
       "x-edgeauth-kind": "external",
       "x-edgeauth-scopes": "scans:read drifts:read",
+      // Two issuers' equal `sub` values are never one identity (SPEC "Forwarding").
+      "x-edgeauth-issuer": "https://idp.test",
     });
     const hs = await new SignJWT({ sub: "hs-user", scope: "scans:read" })
       .setProtectedHeader({ alg: "HS256", typ: "JWT" })
@@ -166,6 +168,7 @@ describe("EXTERNAL_ISSUERS in SPEC's example form", () => {
       "x-edgeauth-subject": "hs-user",
       "x-edgeauth-kind": "external",
       "x-edgeauth-scopes": "scans:read",
+      "x-edgeauth-issuer": "https://hs.test",
     });
     await expectError(await ext.fetch("/api/drifts", { headers: bearer(hs) }), 403, "insufficient_scope", { scope: "drifts:read" });
   });

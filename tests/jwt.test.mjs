@@ -408,7 +408,8 @@ describe("refused with 401, SPEC's body, reason and WWW-Authenticate", () => {
     assert.equal(echo.headers["x-edgeauth-kind"], "external");
     assert.equal(echo.headers["x-edgeauth-subject"], "evil%0D%0Ax-edgeauth-kind: user");
     const names = Object.keys(echo.headers).filter((n) => n.startsWith("x-edgeauth-"));
-    assert.deepEqual(names.sort(), ["x-edgeauth-kind", "x-edgeauth-scopes", "x-edgeauth-subject"]);
+    assert.deepEqual(names.sort(), ["x-edgeauth-issuer", "x-edgeauth-kind", "x-edgeauth-scopes", "x-edgeauth-subject"]);
+    assert.equal(echo.headers["x-edgeauth-issuer"], HS_ISS);
   });
 });
 

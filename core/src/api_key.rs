@@ -2,12 +2,11 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
 
 use crate::error::{ApiError, Reason};
-use crate::identity::{CredentialKind, Identity, ResourceGrant};
+use crate::identity::{CredentialKind, Identity, ResourceGrant, TenantReach};
 use crate::ip::IpAllowList;
-use crate::scope::{Role, ScopeSet};
+use crate::scope::ScopeSet;
 use crate::time::rfc3339;
 
 /// An API key record. The key itself is never stored; `prefix` lets people recognise it.
@@ -21,8 +20,9 @@ pub struct ApiKeyRecord {
     pub scopes: Vec<String>,
     pub all_resources: bool,
     pub resources: Vec<String>,
-    /// Tenant → the creator's role there when the key was made.
-    pub tenants: BTreeMap<String, Role>,
+    /// The tenants the key may act in, with its creator's role there *now*
+    /// (never a role copied at creation: see [`crate::grants`]).
+    pub tenants: Vec<String>,
     pub allowed_ips: Vec<String>,
     pub created_at: i64,
     pub expires_at: Option<i64>,
@@ -40,7 +40,7 @@ impl ApiKeyRecord {
             "scopes": self.scopes,
             "all_resources": self.all_resources,
             "resources": self.resources,
-            "tenants": self.tenants.keys().collect::<Vec<_>>(),
+            "tenants": self.tenants,
             "allowed_ips": self.allowed_ips,
             "created_at": rfc3339(self.created_at),
             "expires_at": self.expires_at.map(rfc3339),
@@ -64,10 +64,11 @@ impl ApiKeyRecord {
         Identity {
             kind: CredentialKind::ApiKey,
             subject: self.user_id.clone(),
+            issuer: None,
             email: None,
             name: None,
             scopes: ScopeSet::from_list(&self.scopes).unwrap_or_default(),
-            tenants: self.tenants.clone(),
+            tenants: TenantReach::Listed(self.tenants.clone()),
             resources: if self.all_resources {
                 ResourceGrant::All
             } else {
@@ -99,7 +100,7 @@ mod tests {
             scopes: vec!["scans:read".into()],
             all_resources: false,
             resources: vec!["r1".into()],
-            tenants: BTreeMap::from([("demo".to_string(), Role::Viewer)]),
+            tenants: vec!["demo".to_string()],
             allowed_ips: vec!["10.0.0.0/8".into()],
             created_at: 0,
             expires_at: Some(100),

@@ -27,7 +27,7 @@ pub struct AccessClaims {
     pub tenants: BTreeMap<String, Role>,
 }
 
-use crate::identity::{CredentialKind, Identity, ResourceGrant};
+use crate::identity::{CredentialKind, Identity, ResourceGrant, TenantReach};
 use crate::ip::IpAllowList;
 use crate::jwt::{IssuerKind, VerifiedToken};
 use crate::scope::ScopeSet;
@@ -35,8 +35,8 @@ use serde_json::Value;
 
 /// Who a verified token speaks for. The worker's own tokens are users; external tokens
 /// carry `sub`, and their scopes in `scope` or `scp` (space-separated, or a list).
-/// Tenant roles are taken only from the worker's own tokens: an external IdP does not
-/// decide roles in edgeauth's tenants. Claims that do not parse grant nothing.
+/// No roles are read from any token: a user's come from the Directory when the request
+/// is decided, and an external IdP has none here. Claims that do not parse grant nothing.
 pub fn identity_from_token(t: &VerifiedToken) -> Identity {
     let c = t.claims();
     let s = |k: &str| c.get(k).and_then(Value::as_str).map(str::to_string);
@@ -52,16 +52,6 @@ pub fn identity_from_token(t: &VerifiedToken) -> Identity {
         _ => ScopeSet::default(),
     };
     let own = t.issuer_kind() == IssuerKind::Own;
-    let tenants: BTreeMap<String, Role> = c
-        .get("tenants")
-        .filter(|_| own)
-        .and_then(Value::as_object)
-        .map(|m| {
-            m.iter()
-                .filter_map(|(t, r)| Some((t.clone(), Role::parse(r.as_str()?)?)))
-                .collect()
-        })
-        .unwrap_or_default();
     Identity {
         kind: if own {
             CredentialKind::User
@@ -69,10 +59,16 @@ pub fn identity_from_token(t: &VerifiedToken) -> Identity {
             CredentialKind::External
         },
         subject: s("sub").unwrap_or_default(),
+        issuer: if own { None } else { s("iss") },
         email: s("email"),
         name: s("name"),
         scopes,
-        tenants,
+        // Roles are the Directory's; the `tenants` claim is a snapshot for clients.
+        tenants: if own {
+            TenantReach::Held
+        } else {
+            TenantReach::None
+        },
         resources: ResourceGrant::All,
         allowed_ips: IpAllowList::any(),
         key_id: None,

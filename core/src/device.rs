@@ -18,6 +18,18 @@ pub const USER_CODE_RANDOM_BYTES: usize = 32;
 
 const USER_CODE_LEN: usize = 8;
 
+/// What a device code starts with.
+pub const DEVICE_CODE_PREFIX: &str = "ea_dc_";
+
+/// A new device code: `ea_dc_` and 43 base62 characters, a secret like a
+/// refresh token (only its hash is stored). Pass
+/// [`crate::credential::TOKEN_RANDOM_BYTES`] random bytes; `None` if they run out.
+pub fn generate_device_code(random: &[u8]) -> Option<String> {
+    let token = crate::credential::generate_refresh_token(random)?;
+    let body = token.strip_prefix(crate::credential::REFRESH_TOKEN_PREFIX)?;
+    Some(format!("{DEVICE_CODE_PREFIX}{body}"))
+}
+
 /// A new user code, `XXXX-XXXX`, drawn uniformly from the alphabet by
 /// rejection sampling (bytes 240..=255 are skipped; 240 = 12 × 20). `None` if
 /// the bytes run out.
@@ -178,6 +190,13 @@ impl DeviceState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn device_codes_have_their_own_prefix() {
+        let c = generate_device_code(&[1u8; 128]).unwrap();
+        assert!(c.starts_with("ea_dc_") && c.len() == 6 + 43, "{c}");
+        assert!(generate_device_code(&[255u8; 4]).is_none());
+    }
 
     const T0: i64 = 1_800_000_000;
 

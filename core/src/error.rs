@@ -11,6 +11,10 @@ pub enum Reason {
     InvalidField,
     InvalidJson,
     UnsupportedMediaType,
+    InvalidPath,
+    EmailTokenInvalid,
+    SsoStateInvalid,
+    SsoNotConfigured,
     AuthorizationPending,
     SlowDown,
     ExpiredToken,
@@ -36,12 +40,16 @@ pub enum Reason {
     SignatureInvalid,
     TimestampOutOfWindow,
     NonceReplayed,
+    SsoFailed,
     // 403
     InsufficientScope,
     TenantDenied,
     ResourceDenied,
     IpDenied,
     PrivilegeEscalation,
+    EmailUnverified,
+    SsoRequired,
+    SsoDomainMismatch,
     // 404
     NotFound,
     NoRoute,
@@ -49,6 +57,7 @@ pub enum Reason {
     MethodNotAllowed,
     // 409
     EmailTaken,
+    LastAdmin,
     // 413
     PayloadTooLarge,
     // 429
@@ -106,10 +115,14 @@ impl Code {
 
 impl Reason {
     /// Every reason, for tables and round-trip tests.
-    pub const ALL: [Reason; 40] = [
+    pub const ALL: [Reason; 49] = [
         Reason::InvalidField,
         Reason::InvalidJson,
         Reason::UnsupportedMediaType,
+        Reason::InvalidPath,
+        Reason::EmailTokenInvalid,
+        Reason::SsoStateInvalid,
+        Reason::SsoNotConfigured,
         Reason::AuthorizationPending,
         Reason::SlowDown,
         Reason::ExpiredToken,
@@ -134,15 +147,20 @@ impl Reason {
         Reason::SignatureInvalid,
         Reason::TimestampOutOfWindow,
         Reason::NonceReplayed,
+        Reason::SsoFailed,
         Reason::InsufficientScope,
         Reason::TenantDenied,
         Reason::ResourceDenied,
         Reason::IpDenied,
         Reason::PrivilegeEscalation,
+        Reason::EmailUnverified,
+        Reason::SsoRequired,
+        Reason::SsoDomainMismatch,
         Reason::NotFound,
         Reason::NoRoute,
         Reason::MethodNotAllowed,
         Reason::EmailTaken,
+        Reason::LastAdmin,
         Reason::PayloadTooLarge,
         Reason::RateLimited,
         Reason::StoreUnavailable,
@@ -155,6 +173,10 @@ impl Reason {
             Reason::InvalidField => "invalid_field",
             Reason::InvalidJson => "invalid_json",
             Reason::UnsupportedMediaType => "unsupported_media_type",
+            Reason::InvalidPath => "invalid_path",
+            Reason::EmailTokenInvalid => "email_token_invalid",
+            Reason::SsoStateInvalid => "sso_state_invalid",
+            Reason::SsoNotConfigured => "sso_not_configured",
             Reason::AuthorizationPending => "authorization_pending",
             Reason::SlowDown => "slow_down",
             Reason::ExpiredToken => "expired_token",
@@ -179,15 +201,20 @@ impl Reason {
             Reason::SignatureInvalid => "signature_invalid",
             Reason::TimestampOutOfWindow => "timestamp_out_of_window",
             Reason::NonceReplayed => "nonce_replayed",
+            Reason::SsoFailed => "sso_failed",
             Reason::InsufficientScope => "insufficient_scope",
             Reason::TenantDenied => "tenant_denied",
             Reason::ResourceDenied => "resource_denied",
             Reason::IpDenied => "ip_denied",
             Reason::PrivilegeEscalation => "privilege_escalation",
+            Reason::EmailUnverified => "email_unverified",
+            Reason::SsoRequired => "sso_required",
+            Reason::SsoDomainMismatch => "sso_domain_mismatch",
             Reason::NotFound => "not_found",
             Reason::NoRoute => "no_route",
             Reason::MethodNotAllowed => "method_not_allowed",
             Reason::EmailTaken => "email_taken",
+            Reason::LastAdmin => "last_admin",
             Reason::PayloadTooLarge => "payload_too_large",
             Reason::RateLimited => "rate_limited",
             Reason::StoreUnavailable => "store_unavailable",
@@ -204,21 +231,20 @@ impl Reason {
     pub fn code(self) -> Code {
         use Reason::*;
         match self {
-            InvalidField | InvalidJson | UnsupportedMediaType | AuthorizationPending | SlowDown
+            InvalidField | InvalidJson | UnsupportedMediaType | InvalidPath | EmailTokenInvalid
+            | SsoStateInvalid | SsoNotConfigured | AuthorizationPending | SlowDown
             | ExpiredToken | AccessDenied => Code::BadRequest,
             MissingCredential | MalformedCredential | TokenExpired | TokenNotYetValid
             | BadTokenSignature | UnknownKeyId | WrongIssuer | WrongAudience
             | AlgorithmNotAllowed | SessionRevoked | ApiKeyUnknown | ApiKeyRevoked
             | ApiKeyExpired | InvalidLogin | RefreshTokenInvalid | RefreshTokenReused
-            | SignatureMissing | SignatureInvalid | TimestampOutOfWindow | NonceReplayed => {
-                Code::Unauthorized
-            }
-            InsufficientScope | TenantDenied | ResourceDenied | IpDenied | PrivilegeEscalation => {
-                Code::Forbidden
-            }
+            | SignatureMissing | SignatureInvalid | TimestampOutOfWindow | NonceReplayed
+            | SsoFailed => Code::Unauthorized,
+            InsufficientScope | TenantDenied | ResourceDenied | IpDenied | PrivilegeEscalation
+            | EmailUnverified | SsoRequired | SsoDomainMismatch => Code::Forbidden,
             NotFound | NoRoute => Code::NotFound,
             MethodNotAllowed => Code::MethodNotAllowed,
-            EmailTaken => Code::Conflict,
+            EmailTaken | LastAdmin => Code::Conflict,
             PayloadTooLarge => Code::PayloadTooLarge,
             RateLimited => Code::RateLimited,
             StoreUnavailable | IssuerUnreachable => Code::Unavailable,
@@ -237,6 +263,10 @@ impl Reason {
             InvalidField => "a field is missing or invalid",
             InvalidJson => "the body is not valid JSON",
             UnsupportedMediaType => "the body must be application/json",
+            InvalidPath => "the path cannot be matched unambiguously",
+            EmailTokenInvalid => "the link is invalid, expired or already used",
+            SsoStateInvalid => "the sign-in attempt is invalid, expired or already used",
+            SsoNotConfigured => "no single sign-on is configured for this email or tenant",
             AuthorizationPending => "the user has not approved this device yet",
             SlowDown => "polling too fast: wait longer between requests",
             ExpiredToken => "the device code has expired or was already used",
@@ -261,15 +291,20 @@ impl Reason {
             SignatureInvalid => "the request signature is invalid",
             TimestampOutOfWindow => "the request timestamp is outside the 5-minute window",
             NonceReplayed => "the request nonce was already used",
+            SsoFailed => "single sign-on failed",
             InsufficientScope => "the credential lacks a scope this route needs",
             TenantDenied => "the credential has no role in this tenant",
             ResourceDenied => "the credential may not act on this resource",
             IpDenied => "the credential may not be used from this address",
             PrivilegeEscalation => "a key cannot carry more than its creator holds",
+            EmailUnverified => "verify your email address before signing in with a password",
+            SsoRequired => "this email's organization requires single sign-on",
+            SsoDomainMismatch => "the identity provider does not speak for this email's domain",
             NotFound => "not found",
             NoRoute => "no route matches this request",
             MethodNotAllowed => "method not allowed",
             EmailTaken => "this email is already registered",
+            LastAdmin => "the last admin of a tenant cannot leave it or step down",
             PayloadTooLarge => "the body is too large",
             RateLimited => "too many attempts: try again later",
             StoreUnavailable => "a store this decision depends on is unavailable",

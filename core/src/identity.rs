@@ -84,20 +84,37 @@ impl ResourceGrant {
     }
 }
 
-/// A caller whose credential has been verified (signature, expiry, revocation).
-/// What it may do on a route is decided by [`crate::authz::authorize`].
+/// Where a credential may act in tenants. Roles themselves are never read
+/// from a credential: they are the Directory's, looked up when the request is
+/// decided (see [`crate::grants`]). A token's `tenants` claim is a snapshot
+/// for clients to show, and grants nothing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TenantReach {
+    /// A user's own credential: wherever the user holds a role now.
+    Held,
+    /// An API key: only in these tenants, with its creator's current role.
+    Listed(Vec<String>),
+    /// An external token: no tenant (an outside IdP does not make roles here).
+    None,
+}
+
+/// A caller whose credential has been verified (signature, expiry). What it
+/// may do is decided by the gate ([`crate::gate`]), over the grants the
+/// Directory holds now ([`crate::grants::Principal`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Identity {
     pub kind: CredentialKind,
     /// The user id (for an API key, the id of the user who owns it; for an
     /// external token, its `sub`).
     pub subject: String,
+    /// For external tokens, the `iss` that vouches for `subject`.
+    pub issuer: Option<String>,
     pub email: Option<String>,
     pub name: Option<String>,
-    /// The scopes the credential itself carries.
+    /// The scopes the credential itself carries (an upper bound: what it may
+    /// use is also bounded by its holder's current grants).
     pub scopes: ScopeSet,
-    /// Tenant id → role (for an API key: its tenants, with its creator's role there).
-    pub tenants: BTreeMap<String, Role>,
+    pub tenants: TenantReach,
     pub resources: ResourceGrant,
     pub allowed_ips: IpAllowList,
     /// The API key's id, for API keys.
@@ -109,40 +126,27 @@ pub struct Identity {
 }
 
 impl Identity {
-    /// An identity of `kind` for `subject` holding `scopes`, with no tenant, all
-    /// resources, any address and nothing else set; callers fill in the rest.
+    /// An identity of `kind` for `subject` holding `scopes`, with the tenant
+    /// reach of its kind, all resources, any address and nothing else set;
+    /// callers fill in the rest.
     pub fn new(kind: CredentialKind, subject: impl Into<String>, scopes: ScopeSet) -> Identity {
         Identity {
             kind,
             subject: subject.into(),
+            issuer: None,
             email: None,
             name: None,
             scopes,
-            tenants: BTreeMap::new(),
+            tenants: match kind {
+                CredentialKind::User => TenantReach::Held,
+                CredentialKind::ApiKey => TenantReach::Listed(Vec::new()),
+                CredentialKind::External => TenantReach::None,
+            },
             resources: ResourceGrant::All,
             allowed_ips: IpAllowList::any(),
             key_id: None,
             session_id: None,
             expires_at: None,
-        }
-    }
-
-    /// The identity's role in a tenant, if it has one.
-    pub fn role_in(&self, tenant: &str) -> Option<Role> {
-        self.tenants.get(tenant).copied()
-    }
-
-    /// The `GET /v1/auth/whoami` answer for this identity.
-    pub fn whoami(&self) -> WhoAmI {
-        WhoAmI {
-            kind: self.kind,
-            subject: self.subject.clone(),
-            email: self.email.clone(),
-            name: self.name.clone(),
-            scopes: crate::authz::effective_scopes_for_whoami(self),
-            tenants: self.tenants.clone(),
-            expires_at: self.expires_at.map(crate::time::rfc3339),
-            key_id: self.key_id.clone(),
         }
     }
 }
@@ -212,34 +216,5 @@ mod tests {
         assert_eq!(some.list(), ["r1", "r2"]);
         assert!(ResourceGrant::All.list().is_empty());
         assert!(ResourceGrant::All.is_all());
-    }
-
-    #[test]
-    fn whoami_shape() {
-        let mut id = Identity::new(
-            CredentialKind::ApiKey,
-            "usr_1",
-            ScopeSet::parse("scans:read drifts:read").unwrap(),
-        );
-        id.key_id = Some("key_1".into());
-        id.tenants.insert("demo".into(), Role::Admin);
-        id.expires_at = Some(0);
-        let v = serde_json::to_value(id.whoami()).unwrap();
-        assert_eq!(
-            v,
-            json!({
-                "kind": "api_key", "subject": "usr_1", "scopes": ["scans:read", "drifts:read"],
-                "tenants": {"demo": "admin"}, "expires_at": "1970-01-01T00:00:00Z", "key_id": "key_1"
-            })
-        );
-        let mut user = Identity::new(CredentialKind::User, "usr_2", ScopeSet::new());
-        user.email = Some("a@example.com".into());
-        let v = serde_json::to_value(user.whoami()).unwrap();
-        assert_eq!(
-            v,
-            json!({"kind": "user", "subject": "usr_2", "email": "a@example.com", "scopes": [], "tenants": {}})
-        );
-        assert_eq!(user.role_in("demo"), None);
-        assert_eq!(id.role_in("demo"), Some(Role::Admin));
     }
 }

@@ -5,9 +5,10 @@ use serde::Deserialize;
 
 use crate::credential::is_refresh_token_format;
 use crate::error::{ApiError, Reason};
-use crate::identity::{CredentialKind, Identity, ResourceGrant};
+use crate::grants::Principal;
+use crate::identity::{CredentialKind, ResourceGrant};
 use crate::ip::IpAllowList;
-use crate::scope::ScopeSet;
+use crate::scope::{Role, ScopeSet};
 use crate::secret::Secret;
 
 /// Password length bounds, in characters (SPEC "Limits").
@@ -295,6 +296,43 @@ impl RefreshRequest {
     }
 }
 
+/// `PUT /v1/tenants/{tenant}/members`'s body, as sent. `role` must be
+/// present: `null` removes the member, so a forgotten field must not.
+#[derive(Debug, Deserialize)]
+pub struct MembershipRequest {
+    pub email: String,
+    #[serde(deserialize_with = "present_or_null")]
+    pub role: Option<String>,
+}
+
+fn present_or_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Option::<String>::deserialize(d)
+}
+
+/// A membership change, checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Membership {
+    pub email: String,
+    /// `None` removes the member.
+    pub role: Option<Role>,
+}
+
+impl MembershipRequest {
+    /// Normalizes the email and parses the role (`viewer`, `editor`, `admin` or null).
+    pub fn validate(self) -> Result<Membership, ApiError> {
+        let role = match self.role.as_deref() {
+            None => None,
+            Some(r) => Some(Role::parse(r).ok_or_else(|| {
+                ApiError::invalid_field("role", "must be viewer, editor, admin or null")
+            })?),
+        };
+        Ok(Membership {
+            email: normalize_email(&self.email)?,
+            role,
+        })
+    }
+}
+
 /// `POST /v1/api-keys`'s body, as sent.
 #[derive(Debug, Deserialize)]
 pub struct ApiKeyRequest {
@@ -389,25 +427,28 @@ impl NewApiKey {
     /// its creator holds: a scope the creator's scopes do not cover, a tenant
     /// the creator has no role in, or resources beyond the creator's. When the
     /// creator is itself an API key, the new key must also stay within its
-    /// address list and must not outlive it.
-    pub fn check_privilege(&self, creator: &Identity) -> Result<(), ApiError> {
+    /// address list and must not outlive it. `creator` holds the grants the
+    /// Directory holds now, never a token's snapshot of them.
+    pub fn check_privilege(&self, creator: &Principal) -> Result<(), ApiError> {
         let deny = |why: String| ApiError::with_message(Reason::PrivilegeEscalation, why);
-        if let Some(s) = self.scopes.iter().find(|s| !creator.scopes.covers(s)) {
+        let creator_scopes = creator.scopes();
+        let id = creator.identity();
+        if let Some(s) = self.scopes.iter().find(|s| !creator_scopes.covers(s)) {
             return Err(deny(format!("scope '{s}' is beyond your own scopes")));
         }
         if let Some(t) = self.tenants.iter().find(|t| creator.role_in(t).is_none()) {
             return Err(deny(format!("you have no role in tenant '{t}'")));
         }
-        if !creator.resources.covers(&self.resources) {
+        if !id.resources.covers(&self.resources) {
             return Err(deny("the key's resources go beyond your own".into()));
         }
-        if !self.allowed_ips.within(&creator.allowed_ips) {
+        if !self.allowed_ips.within(&id.allowed_ips) {
             return Err(deny(
                 "allowed_ips must stay within your own address list".into(),
             ));
         }
-        if creator.kind == CredentialKind::ApiKey {
-            if let Some(limit) = creator.expires_at {
+        if id.kind == CredentialKind::ApiKey {
+            if let Some(limit) = id.expires_at {
                 if self.expires_at.is_none_or(|e| e > limit) {
                     return Err(deny(
                         "a key made with an API key cannot outlive that key".into(),
@@ -422,7 +463,7 @@ impl NewApiKey {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scope::Role;
+    use crate::identity::{Identity, TenantReach};
 
     const JSON: Option<&str> = Some("application/json");
     const NOW: i64 = 1_800_000_000;
@@ -709,13 +750,20 @@ mod tests {
     }
 
     fn creator(scopes: &str) -> Identity {
-        let mut id = Identity::new(
+        Identity::new(
             CredentialKind::User,
             "usr_1",
             ScopeSet::parse(scopes).unwrap(),
-        );
-        id.tenants.insert("demo".into(), Role::Admin);
-        id
+        )
+    }
+
+    /// The creator with its grants now: its scopes, admin of `demo`.
+    fn now(id: &Identity) -> Principal {
+        let g = crate::grants::Grants {
+            scopes: ScopeSet::parse("*").unwrap(),
+            tenants: [("demo".to_string(), Role::Admin)].into(),
+        };
+        Principal::resolve(id.clone(), Some(&g))
     }
 
     fn escalation(r: Result<(), ApiError>) -> String {
@@ -728,7 +776,7 @@ mod tests {
     fn keys_cannot_exceed_their_creator() {
         let user = creator("scans:* drifts:read");
         let ok = key(r#"{"name": "k", "scopes": ["scans:read", "scans:*", "drifts:read"], "tenants": ["demo"]}"#).unwrap();
-        assert_eq!(ok.check_privilege(&user), Ok(()));
+        assert_eq!(ok.check_privilege(&now(&user)), Ok(()));
 
         for (body, word) in [
             (
@@ -743,7 +791,7 @@ mod tests {
                 "other",
             ),
         ] {
-            let m = escalation(key(body).unwrap().check_privilege(&user));
+            let m = escalation(key(body).unwrap().check_privilege(&now(&user)));
             assert!(m.contains(word), "{body}: {m}");
         }
 
@@ -752,35 +800,57 @@ mod tests {
         assert!(
             key(r#"{"name": "k", "scopes": ["a:b"], "resources": ["r1"]}"#)
                 .unwrap()
-                .check_privilege(&limited)
+                .check_privilege(&now(&limited))
                 .is_ok()
         );
         escalation(
             key(r#"{"name": "k", "scopes": ["a:b"], "resources": ["r3"]}"#)
                 .unwrap()
-                .check_privilege(&limited),
+                .check_privilege(&now(&limited)),
         );
         escalation(
             key(r#"{"name": "k", "scopes": ["a:b"]}"#)
                 .unwrap()
-                .check_privilege(&limited),
+                .check_privilege(&now(&limited)),
         );
+    }
+
+    #[test]
+    fn membership_changes_name_a_role_or_null_explicitly() {
+        let m: MembershipRequest = parse(r#"{"email": " Ann@X.test ", "role": "viewer"}"#).unwrap();
+        assert_eq!(
+            m.validate().unwrap(),
+            Membership {
+                email: "ann@x.test".into(),
+                role: Some(Role::Viewer)
+            }
+        );
+        let m: MembershipRequest = parse(r#"{"email": "a@x.test", "role": null}"#).unwrap();
+        assert_eq!(m.validate().unwrap().role, None);
+        let (r, msg) = err(parse::<MembershipRequest>(r#"{"email": "a@x.test"}"#));
+        assert_eq!(
+            (r, msg.as_str()),
+            (Reason::InvalidField, "role: is required")
+        );
+        let m: MembershipRequest = parse(r#"{"email": "a@x.test", "role": "owner"}"#).unwrap();
+        assert!(m.validate().unwrap_err().message.starts_with("role:"));
     }
 
     #[test]
     fn keys_made_by_keys_stay_inside_them() {
         let mut parent = creator("*");
         parent.kind = CredentialKind::ApiKey;
+        parent.tenants = TenantReach::Listed(vec!["demo".into()]);
         parent.allowed_ips = IpAllowList::parse(&["10.0.0.0/8"]).unwrap();
         parent.expires_at = Some(NOW + 3600);
         let inside = key(r#"{"name": "k", "scopes": ["a:b"], "allowed_ips": ["10.1.0.0/16"], "expires_at": "2027-01-15T10:00:00Z"}"#)
             .unwrap();
         assert!(inside.expires_at.is_some_and(|e| e > NOW + 3600));
-        let m = escalation(inside.check_privilege(&parent));
+        let m = escalation(inside.check_privilege(&now(&parent)));
         assert!(m.contains("outlive"), "{m}");
         parent.expires_at = None;
-        assert!(inside.check_privilege(&parent).is_ok());
+        assert!(inside.check_privilege(&now(&parent)).is_ok());
         let anywhere = key(r#"{"name": "k", "scopes": ["a:b"]}"#).unwrap();
-        assert!(escalation(anywhere.check_privilege(&parent)).contains("allowed_ips"));
+        assert!(escalation(anywhere.check_privilege(&now(&parent))).contains("allowed_ips"));
     }
 }

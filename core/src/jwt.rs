@@ -12,6 +12,12 @@ use crate::secret::Secret;
 /// Clock leeway for `exp` and `nbf`, per SPEC: 60 s, no more.
 pub const LEEWAY_S: i64 = 60;
 
+/// Whether a token whose `exp` is `exp` has expired at `now_s`, leeway
+/// included: the one place for this rule (the worker's token cache asks it too).
+pub fn expired(exp: i64, now_s: i64) -> bool {
+    now_s > exp.saturating_add(LEEWAY_S)
+}
+
 /// Algorithms edgeauth accepts at all; each key allows exactly one of them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Alg {
@@ -325,7 +331,7 @@ pub async fn verify<K: Es256Keys>(
     let exp = numeric_claim(&token.claims, "exp")?.ok_or_else(|| {
         ApiError::with_message(Reason::TokenExpired, "the token carries no `exp` claim")
     })?;
-    if now_s > exp.saturating_add(LEEWAY_S) {
+    if expired(exp, now_s) {
         return Err(ApiError::new(Reason::TokenExpired));
     }
     if let Some(nbf) = numeric_claim(&token.claims, "nbf")? {

@@ -83,6 +83,23 @@ impl Scope {
         let part = |mine: &str, theirs: &str| mine == WILDCARD || mine == theirs;
         part(&self.resource, &other.resource) && part(&self.action, &other.action)
     }
+
+    /// The scope both `self` and `other` grant, if any: each part is the more
+    /// specific of the two (`*` meets `scans` in `scans`), and two different
+    /// concrete parts meet in nothing. `scans:*` ∧ `*:read` = `scans:read`.
+    pub fn meet(&self, other: &Scope) -> Option<Scope> {
+        fn part<'a>(a: &'a str, b: &'a str) -> Option<&'a str> {
+            match (a, b) {
+                (WILDCARD, x) | (x, WILDCARD) => Some(x),
+                (x, y) if x == y => Some(x),
+                _ => None,
+            }
+        }
+        Some(Scope {
+            resource: part(&self.resource, &other.resource)?.to_string(),
+            action: part(&self.action, &other.action)?.to_string(),
+        })
+    }
 }
 
 fn check_part(p: &str) -> Result<(), &'static str> {
@@ -236,6 +253,26 @@ impl ScopeSet {
     /// credential may still do when its holder's own rights shrank.
     pub fn restricted_to(&self, bound: &ScopeSet) -> ScopeSet {
         self.0.iter().filter(|s| bound.covers(s)).cloned().collect()
+    }
+
+    /// What a holder of both sets may do: every meet of a scope of `self`
+    /// with one of `bound`, in `self`'s order. A key's own list intersected
+    /// with its creator's current rights: `{*}` ∧ viewer's `{*:read}` is
+    /// `{*:read}`, `{scans:read}` ∧ admin's `{*}` is `{scans:read}`.
+    pub fn intersect(&self, bound: &ScopeSet) -> ScopeSet {
+        self.0
+            .iter()
+            .flat_map(|a| bound.0.iter().filter_map(move |b| a.meet(b)))
+            .filter(|m| self.covers(m) && bound.covers(m))
+            .collect()
+    }
+
+    /// Whether some scope of the set allows `action` on some resource
+    /// (`scans:read` and `*:read` permit `read`; `*` permits everything).
+    pub fn permits_action(&self, action: &str) -> bool {
+        self.0
+            .iter()
+            .any(|s| s.action == WILDCARD || s.action == action)
     }
 
     /// The space-separated form used in tokens and forwarded headers.
@@ -401,6 +438,33 @@ mod tests {
         }
         let long = format!("{}:read", "a".repeat(MAX_SCOPE_LEN));
         assert!(Scope::parse(&long).is_err());
+    }
+
+    #[test]
+    fn intersections_keep_what_both_sides_grant() {
+        let cases = [
+            ("*", "*:read", "*:read"),
+            ("scans:read", "*", "scans:read"),
+            ("scans:read", "*:read", "scans:read"),
+            ("scans:*", "*:read", "scans:read"),
+            ("scans:*", "*:read *:write", "scans:read scans:write"),
+            ("scans:read", "drifts:*", ""),
+            ("scans:write", "*:read", ""),
+            ("", "*", ""),
+            ("* scans:read", "*:read", "*:read scans:read"),
+        ];
+        for (a, b, want) in cases {
+            assert_eq!(set(a).intersect(&set(b)), set(want), "{a} ∧ {b}");
+            // Symmetric as sets: whatever one side keeps, the other covers.
+            for m in set(b).intersect(&set(a)).iter() {
+                assert!(set(want).covers(m), "{b} ∧ {a} gave {m}");
+            }
+        }
+        assert!(set("scans:read").permits_action("read"));
+        assert!(!set("scans:read").permits_action("write"));
+        assert!(set("*").permits_action("write"));
+        assert!(set("runners:*").permits_action("write"));
+        assert!(!set("").permits_action("read"));
     }
 
     #[test]

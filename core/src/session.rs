@@ -5,8 +5,9 @@
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RefreshTokenState {
     pub expires_at_s: i64,
-    /// When it was spent (rotated), if it was.
-    pub used_at_s: Option<i64>,
+    /// When it was spent (rotated), if it was, in Unix milliseconds: the grace
+    /// window is judged to the millisecond, not to whole seconds.
+    pub used_at_ms: Option<i64>,
     /// Whether its session has been revoked (logout or theft).
     pub session_revoked: bool,
 }
@@ -27,15 +28,17 @@ pub enum RefreshOutcome {
 }
 
 /// Decides a refresh. An unknown token is `refresh_token_invalid` before this is called.
-pub fn decide_refresh(t: RefreshTokenState, now_s: i64, grace_s: i64) -> RefreshOutcome {
+pub fn decide_refresh(t: RefreshTokenState, now_ms: i64, grace_s: i64) -> RefreshOutcome {
     if t.session_revoked {
         return RefreshOutcome::SessionRevoked;
     }
-    match t.used_at_s {
-        // A grace of 0 means none: even a replay in the same second is theft.
-        Some(used) if grace_s > 0 && now_s - used <= grace_s => RefreshOutcome::ReplayWithinGrace,
+    match t.used_at_ms {
+        // A grace of 0 means none: even a replay in the same millisecond is theft.
+        Some(used) if grace_s > 0 && now_ms - used <= grace_s.saturating_mul(1000) => {
+            RefreshOutcome::ReplayWithinGrace
+        }
         Some(_) => RefreshOutcome::RevokeSession,
-        None if now_s >= t.expires_at_s => RefreshOutcome::Expired,
+        None if now_ms.div_euclid(1000) >= t.expires_at_s => RefreshOutcome::Expired,
         None => RefreshOutcome::Rotate,
     }
 }
@@ -108,53 +111,61 @@ mod tests {
     fn fresh() -> RefreshTokenState {
         RefreshTokenState {
             expires_at_s: NOW + 100,
-            used_at_s: None,
+            used_at_ms: None,
             session_revoked: false,
         }
     }
 
+    const NOW_MS: i64 = NOW * 1000;
+
     #[test]
     fn rotation_grace_and_reuse() {
-        assert_eq!(decide_refresh(fresh(), NOW, 30), RefreshOutcome::Rotate);
+        assert_eq!(decide_refresh(fresh(), NOW_MS, 30), RefreshOutcome::Rotate);
         let spent = RefreshTokenState {
-            used_at_s: Some(NOW - 30),
+            used_at_ms: Some(NOW_MS - 30_000),
             ..fresh()
         };
         assert_eq!(
-            decide_refresh(spent, NOW, 30),
+            decide_refresh(spent, NOW_MS, 30),
             RefreshOutcome::ReplayWithinGrace
         );
+        // Judged to the millisecond: 30.001 s later is past a 30 s window,
+        // whichever whole seconds the two instants fall in.
         let stolen = RefreshTokenState {
-            used_at_s: Some(NOW - 31),
+            used_at_ms: Some(NOW_MS - 30_001),
             ..fresh()
         };
         assert_eq!(
-            decide_refresh(stolen, NOW, 30),
+            decide_refresh(stolen, NOW_MS, 30),
             RefreshOutcome::RevokeSession
         );
         let expired = RefreshTokenState {
             expires_at_s: NOW,
             ..fresh()
         };
-        assert_eq!(decide_refresh(expired, NOW, 30), RefreshOutcome::Expired);
+        assert_eq!(decide_refresh(expired, NOW_MS, 30), RefreshOutcome::Expired);
+        assert_eq!(
+            decide_refresh(expired, NOW_MS - 1, 30),
+            RefreshOutcome::Rotate
+        );
         let ended = RefreshTokenState {
             session_revoked: true,
             ..spent
         };
         assert_eq!(
-            decide_refresh(ended, NOW, 30),
+            decide_refresh(ended, NOW_MS, 30),
             RefreshOutcome::SessionRevoked
         );
-        // REFRESH_GRACE_S=0: no grace, even within the same second.
+        // REFRESH_GRACE_S=0: no grace, even within the same millisecond.
         let just_spent = RefreshTokenState {
-            used_at_s: Some(NOW),
+            used_at_ms: Some(NOW_MS),
             ..fresh()
         };
         assert_eq!(
-            decide_refresh(just_spent, NOW, 0),
+            decide_refresh(just_spent, NOW_MS, 0),
             RefreshOutcome::RevokeSession
         );
-        assert_eq!(decide_refresh(fresh(), NOW, 0), RefreshOutcome::Rotate);
+        assert_eq!(decide_refresh(fresh(), NOW_MS, 0), RefreshOutcome::Rotate);
     }
 
     #[test]

@@ -1,15 +1,21 @@
-//! The request pipeline: CORS preflight, the worker's own endpoints, the console, then the gateway.
+//! The request pipeline: CORS preflight, then the gate, then the endpoint or the origin.
 
 use std::net::IpAddr;
 use std::rc::Rc;
 
 use edgeauth_core::cors::{is_preflight, AllowedOrigins};
+use edgeauth_core::credential::credential_hash;
+use edgeauth_core::endpoint::Endpoint;
+use edgeauth_core::gate::{Gate, Need, RequestHead, Target};
+use edgeauth_core::path::pathname_of_url;
 use edgeauth_core::settings::Settings;
+use edgeauth_core::signing::{NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use edgeauth_core::{ApiError, Reason};
 use futures_util::StreamExt;
-use worker::{Context, Date, Env, Method, Request, Response};
+use worker::{Context, Date, Env, Request, Response};
 
-use crate::{gateway, http, isolate, routes};
+use crate::body::DRAIN_MAX_BYTES;
+use crate::{authn, body, gateway, http, isolate, nonces, routes, signature, standing};
 
 /// What a handler needs besides the request.
 pub struct Ctx {
@@ -68,7 +74,7 @@ pub async fn handle(req: Request, env: Env, _ctx: Context) -> Response {
         now_ms,
         client_ip,
     };
-    let console_page = is_console(&req.path());
+    let console_page = Endpoint::is_console_path(&req.path());
     // The same JS request (not a copy of its body), to look at once the answer is made.
     let raw = <web_sys::Request as Clone>::clone(req.inner());
     let resp = match route(req, &ctx).await {
@@ -87,14 +93,8 @@ pub async fn handle(req: Request, env: Env, _ctx: Context) -> Response {
     resp
 }
 
-/// Bodies of refused requests are read and dropped up to this size before the answer goes.
-const DRAIN_MAX_BYTES: u64 = 1 << 20;
-
 /// Many answers go out without the body having been read (a 404, 401 or 413 does not need
-/// it). workerd then closes the connection on the unread bytes, and a client still sending
-/// a body over its socket buffer (~64 KiB) gets a reset instead of the answer. So an unread
-/// body is read and dropped first, up to [`DRAIN_MAX_BYTES`]; past that, the reset is the
-/// client's answer.
+/// it): the unread body is read and dropped first, up to [`DRAIN_MAX_BYTES`] (see there).
 async fn drain_unread_body(raw: web_sys::Request) {
     if raw.body_used() || raw.body().is_none() {
         return;
@@ -121,47 +121,74 @@ async fn drain_unread_body(raw: web_sys::Request) {
     }
 }
 
-async fn route(req: Request, ctx: &Ctx) -> Result<Response, ApiError> {
-    let path = req.path();
-    if path == "/.well-known/jwks.json" {
-        allow(&req, &[Method::Get, Method::Head], &["GET", "HEAD"])?;
-        let keys = isolate::own_keys(&ctx.env).await?;
-        let mut resp = http::json(200, &keys.set.public_jwks());
-        let _ = resp
-            .headers_mut()
-            .set("cache-control", "public, max-age=300");
-        return Ok(resp);
-    }
-    if path.starts_with("/v1/auth/")
-        || path == "/v1/api-keys"
-        || path.starts_with("/v1/api-keys/")
-        || path.starts_with("/v1/tenants/")
-    {
-        return routes::dispatch(req, ctx, &path).await;
-    }
-    if is_console(&path) {
+/// Every request goes through the gate (core's one decision procedure): it
+/// says what it needs, this loop fetches it, until the request has passed or
+/// been refused. Then the endpoint's handler or the forwarder runs.
+async fn route(mut req: Request, ctx: &Ctx) -> Result<Response, ApiError> {
+    // The method as sent: workers-rs's `Method` reads unknown ones (`PROPFIND`) as `GET`.
+    let method = req.inner().method();
+    let url = req.inner().url();
+    // The path as it arrived, not as a URL parser would normalize it: the gate refuses
+    // what a matcher and an origin could read differently.
+    let path = pathname_of_url(&url).unwrap_or("/").to_string();
+    let query = signature::split_query(&url).1.map(str::to_string);
+    let header = |name: &str| req.headers().get(name).ok().flatten();
+    let authorization = header("authorization");
+    let signature = [SIGNATURE_HEADER, TIMESTAMP_HEADER, NONCE_HEADER].map(header);
+    let head = RequestHead {
+        method: &method,
+        path: &path,
+        query: query.as_deref(),
+        authorization: authorization.as_deref(),
+        signature: [
+            signature[0].as_deref(),
+            signature[1].as_deref(),
+            signature[2].as_deref(),
+        ],
+        client_ip: ctx.client_ip,
+        now_ms: ctx.now_ms,
+    };
+    let mut gate = Gate::open(&head, &ctx.settings.policy, ctx.settings.max_body_bytes)?;
+    if gate.target() == &Target::Own(Endpoint::Console) {
+        // Static files: no credential, no body.
         return console(req, ctx).await;
     }
-    gateway::forward(req, ctx).await
-}
-
-fn is_console(path: &str) -> bool {
-    path == "/console" || path.starts_with("/console/")
-}
-
-/// 405 with `Allow` unless the method is one of `methods`.
-pub fn allow(req: &Request, methods: &[Method], names: &[&'static str]) -> Result<(), ApiError> {
-    let m = req.method();
-    if methods.contains(&m) {
-        Ok(())
-    } else {
-        Err(ApiError::method_not_allowed(names))
+    loop {
+        match gate.next() {
+            Need::Identity { credential } => {
+                let credential = credential.to_string();
+                let identity = authn::authenticate(ctx, &credential).await?;
+                gate.identified(identity)?;
+            }
+            Need::Standing(query) => {
+                let query = query.clone();
+                gate.standing(standing::standing(ctx, &query).await?)?;
+            }
+            Need::Body { limit } => {
+                let bytes = body::read(&mut req, limit).await?;
+                gate.body(bytes)?;
+            }
+            Need::Nonce {
+                credential,
+                nonce,
+                expires_at_ms,
+            } => {
+                let (hash, nonce) = (credential_hash(credential), nonce.to_string());
+                let fresh = nonces::record_once(ctx, &hash, &nonce, expires_at_ms).await?;
+                gate.nonce(fresh)?;
+            }
+            Need::Nothing => break,
+        }
+    }
+    let passed = gate.finish()?;
+    match &passed.target {
+        Target::Own(_) => routes::dispatch(&req, passed, ctx).await,
+        Target::Route(_) => gateway::forward(&req, passed, ctx).await,
     }
 }
 
 /// The console's static files. Their refusals are SPEC's error answers like any other.
 async fn console(req: Request, ctx: &Ctx) -> Result<Response, ApiError> {
-    allow(&req, &[Method::Get, Method::Head], &["GET", "HEAD"])?;
     let assets = ctx
         .env
         .assets("ASSETS")

@@ -1,21 +1,23 @@
-//! The `Directory` Durable Object: users, sessions, refresh-token families, API-key ownership,
-//! login attempts and device codes, in one SQLite database.
-//!
-//! Each command runs its reads and writes with no `await` in between, so the object's
-//! single thread makes it atomic: one registration of an email wins, one rotation of a
-//! refresh token wins. Decisions come from core; this file only stores.
+//! The `Directory` Durable Object: the SQL adapter under core's Directory
+//! (`edgeauth_core::directory`). Commands arrive typed, run through core's
+//! `execute` over this object's SQLite, and go back as core's `Answer`. This
+//! file knows the schema and nothing else: no rule lives here.
 
-use edgeauth_core::credential::{credential_hash, generate_refresh_token};
-use edgeauth_core::device::{DevicePollOutcome, DeviceState, DeviceStatus};
-use edgeauth_core::mac::hs256;
-use edgeauth_core::session::{decide_refresh, FailureWindow, RefreshOutcome, RefreshTokenState};
-use edgeauth_core::session::{ended_window_cutoff, MAX_FAILURES_PER_EMAIL, MAX_FAILURES_PER_IP};
-use edgeauth_core::{ApiError, Reason};
+use edgeauth_core::device::{DeviceState, DeviceStatus};
+use edgeauth_core::directory::records::{
+    DeviceRecord, KeyOwnership, Member, RefreshRecord, SessionRecord, UserRecord,
+};
+use edgeauth_core::directory::store::{
+    DeviceStore, KeyStore, LimitStore, SecretStore, SessionStore, StoreError, Stored, UserStore,
+};
+use edgeauth_core::directory::{execute, Answer, Command};
+use edgeauth_core::scope::{Role, ScopeSet};
+use edgeauth_core::session::FailureWindow;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde::Deserialize;
 use worker::{
-    durable_object, DurableObject, Env, Method, Request, Response, Result, SqlStorage, State,
+    durable_object, DurableObject, Env, Method, Request, Response, Result, SqlStorage,
+    SqlStorageValue, State,
 };
 
 #[durable_object]
@@ -28,11 +30,12 @@ CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS users (
   id TEXT PRIMARY KEY, email TEXT NOT NULL UNIQUE, name TEXT NOT NULL, password_hash TEXT NOT NULL,
   roles TEXT NOT NULL, tenants TEXT NOT NULL, scopes TEXT NOT NULL, created_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS memberships (
+  tenant TEXT NOT NULL, user_id TEXT NOT NULL, role TEXT NOT NULL, PRIMARY KEY (tenant, user_id));
 CREATE TABLE IF NOT EXISTS sessions (
   id TEXT PRIMARY KEY, user_id TEXT NOT NULL, created_at INTEGER NOT NULL, revoked_at INTEGER);
 CREATE TABLE IF NOT EXISTS refresh_tokens (
-  hash TEXT PRIMARY KEY, session_id TEXT NOT NULL, expires_at INTEGER NOT NULL, used_at INTEGER);
-CREATE INDEX IF NOT EXISTS refresh_by_session ON refresh_tokens(session_id);
+  hash TEXT PRIMARY KEY, session_id TEXT NOT NULL, expires_at INTEGER NOT NULL, used_at_ms INTEGER);
 CREATE TABLE IF NOT EXISTS login_failures (k TEXT PRIMARY KEY, count INTEGER NOT NULL, window_start INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS login_failures_by_start ON login_failures(window_start);
 CREATE TABLE IF NOT EXISTS api_keys (
@@ -44,23 +47,37 @@ CREATE TABLE IF NOT EXISTS device_codes (
   status TEXT NOT NULL, user_id TEXT);
 ";
 
-/// A user as the API shows it.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct User {
-    pub id: String,
-    pub email: String,
-    pub name: String,
-    pub roles: Vec<String>,
-    pub tenants: serde_json::Map<String, Value>,
-    /// The scopes this user's tokens carry (not part of the public `user` object).
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub scopes: String,
+/// A storage failure, logged here (the client only learns 503).
+fn failed(e: impl std::fmt::Display) -> StoreError {
+    worker::console_error!("edgeauth: directory store failed: {e}");
+    StoreError(e.to_string())
 }
 
-impl User {
-    /// SPEC's `user` object.
-    pub fn public(&self) -> Value {
-        json!({"id": self.id, "email": self.email, "name": self.name, "roles": self.roles, "tenants": self.tenants})
+fn json<T: serde::Serialize>(v: &T) -> Stored<String> {
+    serde_json::to_string(v).map_err(failed)
+}
+
+fn parse<T: DeserializeOwned>(text: &str) -> Stored<T> {
+    serde_json::from_str(text).map_err(failed)
+}
+
+/// One SQLite database, seen through core's store traits.
+struct Sql(SqlStorage);
+
+impl Sql {
+    fn rows<T: DeserializeOwned>(&self, q: &str, args: Vec<SqlStorageValue>) -> Stored<Vec<T>> {
+        self.0
+            .exec(q, args)
+            .and_then(|c| c.to_array())
+            .map_err(failed)
+    }
+
+    fn one<T: DeserializeOwned>(&self, q: &str, args: Vec<SqlStorageValue>) -> Stored<Option<T>> {
+        Ok(self.rows(q, args)?.pop())
+    }
+
+    fn exec(&self, q: &str, args: Vec<SqlStorageValue>) -> Stored<()> {
+        self.0.exec(q, args).map(|_| ()).map_err(failed)
     }
 }
 
@@ -73,535 +90,349 @@ struct UserRow {
     roles: String,
     tenants: String,
     scopes: String,
+    created_at: i64,
 }
 
 impl UserRow {
-    fn user(&self) -> User {
-        User {
-            id: self.id.clone(),
-            email: self.email.clone(),
-            name: self.name.clone(),
-            roles: serde_json::from_str(&self.roles).unwrap_or_default(),
-            tenants: serde_json::from_str(&self.tenants).unwrap_or_default(),
-            scopes: self.scopes.clone(),
+    fn record(self) -> Stored<UserRecord> {
+        Ok(UserRecord {
+            id: self.id,
+            email: self.email,
+            name: self.name,
+            password_hash: self.password_hash,
+            roles: parse(&self.roles)?,
+            tenants: parse(&self.tenants)?,
+            scopes: ScopeSet::parse(&self.scopes).map_err(|e| failed(e.message))?,
+            created_at: self.created_at,
+        })
+    }
+}
+
+const USER_COLUMNS: &str = "id, email, name, password_hash, roles, tenants, scopes, created_at";
+
+impl Sql {
+    fn user_where(&self, column: &str, value: &str) -> Stored<Option<UserRecord>> {
+        let q = format!("SELECT {USER_COLUMNS} FROM users WHERE {column} = ?");
+        self.one::<UserRow>(&q, vec![value.into()])?
+            .map(UserRow::record)
+            .transpose()
+    }
+
+    /// The memberships table mirrors each user's tenant map, so that listing a
+    /// tenant's members reads that tenant's rows only.
+    fn write_memberships(&self, u: &UserRecord) -> Stored<()> {
+        self.exec(
+            "DELETE FROM memberships WHERE user_id = ?",
+            vec![u.id.clone().into()],
+        )?;
+        for (tenant, role) in &u.tenants {
+            self.exec(
+                "INSERT INTO memberships (tenant, user_id, role) VALUES (?, ?, ?)",
+                vec![
+                    tenant.clone().into(),
+                    u.id.clone().into(),
+                    role.as_str().into(),
+                ],
+            )?;
         }
-    }
-}
-
-fn refuse(e: ApiError) -> Result<Response> {
-    Ok(Response::from_json(&json!({"error": {"reason": e.reason.as_str(), "message": e.message, "retry_after": e.retry_after_s}}))?
-        .with_status(e.status()))
-}
-
-fn ok(v: Value) -> Result<Response> {
-    Response::from_json(&v)
-}
-
-impl Directory {
-    fn sql(&self) -> SqlStorage {
-        self.state.storage().sql()
-    }
-
-    fn rows<T: DeserializeOwned>(
-        &self,
-        q: &str,
-        args: Vec<worker::SqlStorageValue>,
-    ) -> Result<Vec<T>> {
-        self.sql().exec(q, args)?.to_array()
-    }
-
-    fn exec(&self, q: &str, args: Vec<worker::SqlStorageValue>) -> Result<()> {
-        self.sql().exec(q, args)?;
         Ok(())
     }
+}
 
-    fn user_by(&self, column: &str, value: &str) -> Result<Option<UserRow>> {
-        let q = format!("SELECT id, email, name, password_hash, roles, tenants, scopes FROM users WHERE {column} = ?");
-        Ok(self
-            .rows::<UserRow>(&q, vec![value.into()])?
-            .into_iter()
-            .next())
+impl UserStore for Sql {
+    fn user_by_id(&self, id: &str) -> Stored<Option<UserRecord>> {
+        self.user_where("id", id)
     }
-
-    /// A random secret that never leaves this object: successors of refresh tokens are
-    /// derived from it, so a replay within the grace window gets the same successor
-    /// without the successor ever being stored.
-    fn successor_secret(&self) -> Result<String> {
+    fn user_by_email(&self, email: &str) -> Stored<Option<UserRecord>> {
+        self.user_where("email", email)
+    }
+    fn insert_user(&mut self, u: &UserRecord) -> Stored<()> {
+        self.exec(
+            &format!("INSERT INTO users ({USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
+            vec![
+                u.id.clone().into(),
+                u.email.clone().into(),
+                u.name.clone().into(),
+                u.password_hash.clone().into(),
+                json(&u.roles)?.into(),
+                json(&u.tenants)?.into(),
+                u.scopes.to_space_separated().into(),
+                u.created_at.into(),
+            ],
+        )?;
+        self.write_memberships(u)
+    }
+    fn update_user(&mut self, u: &UserRecord) -> Stored<()> {
+        self.exec(
+            "UPDATE users SET email = ?, name = ?, password_hash = ?, roles = ?, tenants = ?, scopes = ? WHERE id = ?",
+            vec![
+                u.email.clone().into(),
+                u.name.clone().into(),
+                u.password_hash.clone().into(),
+                json(&u.roles)?.into(),
+                json(&u.tenants)?.into(),
+                u.scopes.to_space_separated().into(),
+                u.id.clone().into(),
+            ],
+        )?;
+        self.write_memberships(u)
+    }
+    fn members(&self, tenant: &str) -> Stored<Vec<Member>> {
         #[derive(Deserialize)]
         struct Row {
-            v: String,
+            email: String,
+            name: String,
+            role: String,
         }
-        if let Some(r) = self
-            .rows::<Row>("SELECT v FROM meta WHERE k = 'successor_secret'", vec![])?
-            .pop()
-        {
-            return Ok(r.v);
-        }
-        let mut bytes = [0u8; 32];
-        getrandom::getrandom(&mut bytes).map_err(|e| worker::Error::RustError(e.to_string()))?;
-        let v: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        self.rows::<Row>(
+            "SELECT u.email, u.name, m.role FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.tenant = ? ORDER BY u.email",
+            vec![tenant.into()],
+        )?
+        .into_iter()
+        .map(|r| {
+            Ok(Member {
+                role: Role::parse(&r.role).ok_or_else(|| failed("a stored role does not parse"))?,
+                email: r.email,
+                name: r.name,
+            })
+        })
+        .collect()
+    }
+}
+
+impl SessionStore for Sql {
+    fn session(&self, id: &str) -> Stored<Option<SessionRecord>> {
+        self.one(
+            "SELECT id, user_id, created_at, revoked_at FROM sessions WHERE id = ?",
+            vec![id.into()],
+        )
+    }
+    fn insert_session(&mut self, s: &SessionRecord) -> Stored<()> {
         self.exec(
-            "INSERT INTO meta (k, v) VALUES ('successor_secret', ?)",
-            vec![v.clone().into()],
-        )?;
-        Ok(v)
+            "INSERT INTO sessions (id, user_id, created_at, revoked_at) VALUES (?, ?, ?, ?)",
+            vec![
+                s.id.clone().into(),
+                s.user_id.clone().into(),
+                s.created_at.into(),
+                s.revoked_at.into(),
+            ],
+        )
     }
-
-    fn successor_of(&self, token: &str) -> Result<String> {
-        let secret = self.successor_secret()?;
-        // HMAC in counter mode gives enough uniform bytes for the token's rejection sampling.
-        let mut stream = Vec::with_capacity(128);
-        for i in 0u8..4 {
-            stream.extend_from_slice(&hs256(
-                secret.as_bytes(),
-                &[token.as_bytes(), &[i]].concat(),
-            ));
-        }
-        generate_refresh_token(&stream)
-            .ok_or_else(|| worker::Error::RustError("successor derivation ran short".into()))
+    fn revoke_session(&mut self, id: &str, now: i64) -> Stored<()> {
+        self.exec(
+            "UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+            vec![now.into(), id.into()],
+        )
     }
+    fn refresh_token(&self, hash: &str) -> Stored<Option<RefreshRecord>> {
+        self.one(
+            "SELECT hash, session_id, expires_at, used_at_ms FROM refresh_tokens WHERE hash = ?",
+            vec![hash.into()],
+        )
+    }
+    fn put_refresh_token(&mut self, r: &RefreshRecord) -> Stored<()> {
+        self.exec(
+            "INSERT OR REPLACE INTO refresh_tokens (hash, session_id, expires_at, used_at_ms) VALUES (?, ?, ?, ?)",
+            vec![
+                r.hash.clone().into(),
+                r.session_id.clone().into(),
+                r.expires_at.into(),
+                r.used_at_ms.into(),
+            ],
+        )
+    }
+}
 
-    fn failures(&self, key: &str) -> Result<Option<FailureWindow>> {
+#[derive(Deserialize)]
+struct KeyRow {
+    id: String,
+    user_id: String,
+    hash: String,
+    record: String,
+    created_at: i64,
+}
+
+impl KeyRow {
+    fn ownership(self) -> Stored<KeyOwnership> {
+        Ok(KeyOwnership {
+            record: parse(&self.record)?,
+            id: self.id,
+            user_id: self.user_id,
+            hash: self.hash,
+            created_at: self.created_at,
+        })
+    }
+}
+
+impl KeyStore for Sql {
+    fn insert_key(&mut self, k: &KeyOwnership) -> Stored<()> {
+        self.exec(
+            "INSERT INTO api_keys (id, user_id, hash, record, created_at) VALUES (?, ?, ?, ?, ?)",
+            vec![
+                k.id.clone().into(),
+                k.user_id.clone().into(),
+                k.hash.clone().into(),
+                json(&k.record)?.into(),
+                k.created_at.into(),
+            ],
+        )
+    }
+    fn key(&self, id: &str) -> Stored<Option<KeyOwnership>> {
+        self.one::<KeyRow>(
+            "SELECT id, user_id, hash, record, created_at FROM api_keys WHERE id = ?",
+            vec![id.into()],
+        )?
+        .map(KeyRow::ownership)
+        .transpose()
+    }
+    fn keys_of(&self, user_id: &str) -> Stored<Vec<KeyOwnership>> {
+        self.rows::<KeyRow>(
+            "SELECT id, user_id, hash, record, created_at FROM api_keys WHERE user_id = ? ORDER BY created_at, id",
+            vec![user_id.into()],
+        )?
+        .into_iter()
+        .map(KeyRow::ownership)
+        .collect()
+    }
+    fn delete_key(&mut self, id: &str) -> Stored<()> {
+        self.exec("DELETE FROM api_keys WHERE id = ?", vec![id.into()])
+    }
+}
+
+impl LimitStore for Sql {
+    fn window(&self, key: &str) -> Stored<Option<FailureWindow>> {
         #[derive(Deserialize)]
         struct Row {
             count: u32,
             window_start: i64,
         }
         Ok(self
-            .rows::<Row>(
+            .one::<Row>(
                 "SELECT count, window_start FROM login_failures WHERE k = ?",
                 vec![key.into()],
             )?
-            .pop()
             .map(|r| FailureWindow {
                 count: r.count,
                 window_start_s: r.window_start,
             }))
     }
-
-    fn record_failure(&self, key: &str, now: i64) -> Result<()> {
-        let w = FailureWindow::after_failure(self.failures(key)?, now);
-        self.store_window(key, w)
-    }
-
-    /// Takes back the attempt a successful login reserved in `login_begin`.
-    fn release_attempt(&self, key: &str, now: i64) -> Result<()> {
-        match FailureWindow::after_success(self.failures(key)?, now) {
-            Some(w) => self.store_window(key, w),
-            None => Ok(()),
-        }
-    }
-
-    fn store_window(&self, key: &str, w: FailureWindow) -> Result<()> {
+    fn put_window(&mut self, key: &str, w: FailureWindow) -> Stored<()> {
         self.exec(
             "INSERT OR REPLACE INTO login_failures (k, count, window_start) VALUES (?, ?, ?)",
-            vec![key.into(), (w.count as i64).into(), w.window_start_s.into()],
-        )
-    }
-
-    fn new_session(
-        &self,
-        user_id: &str,
-        session_id: &str,
-        refresh_token: &str,
-        refresh_expires: i64,
-        now: i64,
-    ) -> Result<()> {
-        self.exec(
-            "INSERT INTO sessions (id, user_id, created_at) VALUES (?, ?, ?)",
-            vec![session_id.into(), user_id.into(), now.into()],
-        )?;
-        self.exec(
-            "INSERT INTO refresh_tokens (hash, session_id, expires_at) VALUES (?, ?, ?)",
             vec![
-                credential_hash(refresh_token).into(),
-                session_id.into(),
-                refresh_expires.into(),
+                key.into(),
+                i64::from(w.count).into(),
+                w.window_start_s.into(),
             ],
         )
     }
-
-    fn revoke_session(&self, session_id: &str, now: i64) -> Result<()> {
+    fn delete_window(&mut self, key: &str) -> Stored<()> {
+        self.exec("DELETE FROM login_failures WHERE k = ?", vec![key.into()])
+    }
+    fn purge_windows(&mut self, cutoff: i64) -> Stored<()> {
         self.exec(
-            "UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
-            vec![now.into(), session_id.into()],
+            "DELETE FROM login_failures WHERE window_start <= ?",
+            vec![cutoff.into()],
         )
     }
+}
 
-    fn command(&self, op: &str, a: &Value) -> Result<Response> {
-        let s = |k: &str| a.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-        let n = |k: &str| a.get(k).and_then(Value::as_i64).unwrap_or(0);
-        let now = n("now");
-        match op {
-            "register" => {
-                let email = s("email");
-                if self.user_by("email", &email)?.is_some() {
-                    return refuse(ApiError::new(Reason::EmailTaken));
-                }
-                self.exec(
-                    "INSERT INTO users (id, email, name, password_hash, roles, tenants, scopes, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    vec![
-                        s("id").into(),
-                        email.clone().into(),
-                        s("name").into(),
-                        s("password_hash").into(),
-                        r#"["user"]"#.into(),
-                        a.get("tenants").cloned().unwrap_or(json!({})).to_string().into(),
-                        s("scopes").into(),
-                        now.into(),
-                    ],
-                )?;
-                let user = self.user_by("email", &email)?.map(|u| u.user().public());
-                ok(json!({"user": user}))
-            }
-            "login_begin" => {
-                let (email, ip) = (s("email"), s("ip"));
-                let keys = [
-                    (format!("email:{email}"), MAX_FAILURES_PER_EMAIL),
-                    (format!("ip:{ip}"), MAX_FAILURES_PER_IP),
-                ];
-                // Ended windows limit nobody: drop them, so spraying addresses or emails
-                // cannot grow the table without bound (the index keeps this cheap).
-                self.exec(
-                    "DELETE FROM login_failures WHERE window_start <= ?",
-                    vec![ended_window_cutoff(now).into()],
-                )?;
-                for (key, limit) in &keys {
-                    if let Some(secs) = self.failures(key)?.and_then(|w| w.retry_after(*limit, now))
-                    {
-                        return refuse(ApiError::rate_limited(secs));
-                    }
-                }
-                // The attempt counts as a failure from now on, before the password is
-                // checked: concurrent guesses cannot all pass the check above before any
-                // of them is recorded. `login_ok` takes it back.
-                for (key, _) in &keys {
-                    self.record_failure(key, now)?;
-                }
-                let user = self.user_by("email", &email)?;
-                ok(json!({
-                    "user": user.as_ref().map(|u| serde_json::to_value(u.user()).unwrap_or(Value::Null)),
-                    "password_hash": user.map(|u| u.password_hash),
-                }))
-            }
-            "login_ok" => {
-                let user_id = s("user_id");
-                // A successful login clears its email's count and does not count for its address.
-                self.exec(
-                    "DELETE FROM login_failures WHERE k = ?",
-                    vec![format!("email:{}", s("email")).into()],
-                )?;
-                self.release_attempt(&format!("ip:{}", s("ip")), now)?;
-                if let Some(h) = a.get("upgrade_password_hash").and_then(Value::as_str) {
-                    self.exec(
-                        "UPDATE users SET password_hash = ? WHERE id = ?",
-                        vec![h.into(), user_id.clone().into()],
-                    )?;
-                }
-                self.new_session(
-                    &user_id,
-                    &s("session_id"),
-                    &s("refresh_token"),
-                    n("refresh_expires_at"),
-                    now,
-                )?;
-                ok(json!({}))
-            }
-            "refresh" => {
-                let token = s("refresh_token");
-                #[derive(Deserialize)]
-                struct Row {
-                    session_id: String,
-                    expires_at: i64,
-                    used_at: Option<i64>,
-                    revoked_at: Option<i64>,
-                    user_id: String,
-                }
-                let row = self
-                    .rows::<Row>(
-                        "SELECT r.session_id, r.expires_at, r.used_at, s.revoked_at, s.user_id FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id WHERE r.hash = ?",
-                        vec![credential_hash(&token).into()],
-                    )?
-                    .pop();
-                let Some(row) = row else {
-                    return refuse(ApiError::new(Reason::RefreshTokenInvalid));
-                };
-                let state = RefreshTokenState {
-                    expires_at_s: row.expires_at,
-                    used_at_s: row.used_at,
-                    session_revoked: row.revoked_at.is_some(),
-                };
-                let successor = self.successor_of(&token)?;
-                let successor_expires = now + n("refresh_ttl_s");
-                match decide_refresh(state, now, n("grace_s")) {
-                    RefreshOutcome::Rotate => {
-                        self.exec(
-                            "UPDATE refresh_tokens SET used_at = ? WHERE hash = ?",
-                            vec![now.into(), credential_hash(&token).into()],
-                        )?;
-                        self.exec(
-                            "INSERT OR REPLACE INTO refresh_tokens (hash, session_id, expires_at) VALUES (?, ?, ?)",
-                            vec![credential_hash(&successor).into(), row.session_id.clone().into(), successor_expires.into()],
-                        )?;
-                    }
-                    RefreshOutcome::ReplayWithinGrace => {}
-                    RefreshOutcome::RevokeSession => {
-                        self.revoke_session(&row.session_id, now)?;
-                        // Not a refusal yet: the caller must first forget the session in
-                        // its isolate, so the session's access tokens fail there at once.
-                        return ok(json!({"reused": true, "session_id": row.session_id}));
-                    }
-                    RefreshOutcome::SessionRevoked => {
-                        return refuse(ApiError::new(Reason::SessionRevoked))
-                    }
-                    RefreshOutcome::Expired => {
-                        return refuse(ApiError::new(Reason::RefreshTokenInvalid))
-                    }
-                }
-                #[derive(Deserialize)]
-                struct Exp {
-                    expires_at: i64,
-                }
-                let expires = self
-                    .rows::<Exp>(
-                        "SELECT expires_at FROM refresh_tokens WHERE hash = ?",
-                        vec![credential_hash(&successor).into()],
-                    )?
-                    .pop()
-                    .map(|e| e.expires_at)
-                    .unwrap_or(successor_expires);
-                let user = self.user_by("id", &row.user_id)?.map(|u| u.user());
-                ok(
-                    json!({"refresh_token": successor, "refresh_expires_at": expires, "session_id": row.session_id, "user": user}),
-                )
-            }
-            "logout" => {
-                let mut ended = vec![s("session_id")];
-                // A refresh token sent along ends its own session too, if it is this user's.
-                if let Some(rt) = a.get("refresh_token").and_then(Value::as_str) {
-                    #[derive(Deserialize)]
-                    struct Row {
-                        session_id: String,
-                    }
-                    let found = self.rows::<Row>(
-                        "SELECT r.session_id FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id WHERE r.hash = ? AND s.user_id = ?",
-                        vec![credential_hash(rt).into(), s("user_id").into()],
-                    )?;
-                    ended.extend(found.into_iter().map(|r| r.session_id));
-                }
-                ended.dedup();
-                for sid in &ended {
-                    self.revoke_session(sid, now)?;
-                }
-                ok(json!({"ended_sessions": ended}))
-            }
-            "session_status" => {
-                #[derive(Deserialize)]
-                struct Row {
-                    revoked_at: Option<i64>,
-                }
-                let row = self
-                    .rows::<Row>(
-                        "SELECT revoked_at FROM sessions WHERE id = ?",
-                        vec![s("session_id").into()],
-                    )?
-                    .pop();
-                ok(json!({"active": row.is_some_and(|r| r.revoked_at.is_none())}))
-            }
-            "user" => ok(json!({"user": self.user_by("id", &s("user_id"))?.map(|u| u.user())})),
-            "set_tenant_role" => {
-                let Some(row) = self.user_by("email", &s("email"))? else {
-                    return refuse(ApiError::with_message(
-                        Reason::NotFound,
-                        "no user has this email",
-                    ));
-                };
-                let mut user = row.user();
-                match a.get("role").and_then(Value::as_str) {
-                    Some(role) => user
-                        .tenants
-                        .insert(s("tenant"), Value::String(role.to_string())),
-                    None => user.tenants.remove(&s("tenant")),
-                };
-                self.exec(
-                    "UPDATE users SET tenants = ? WHERE id = ?",
-                    vec![
-                        Value::Object(user.tenants.clone()).to_string().into(),
-                        user.id.clone().into(),
-                    ],
-                )?;
-                ok(json!({"user": user.public()}))
-            }
-            "key_create" => {
-                self.exec(
-                    "INSERT INTO api_keys (id, user_id, hash, record, created_at) VALUES (?, ?, ?, ?, ?)",
-                    vec![s("id").into(), s("user_id").into(), s("hash").into(), a["record"].to_string().into(), now.into()],
-                )?;
-                ok(json!({}))
-            }
-            "key_list" => {
-                #[derive(Deserialize)]
-                struct Row {
-                    record: String,
-                }
-                let keys: Vec<Value> = self
-                    .rows::<Row>(
-                        "SELECT record FROM api_keys WHERE user_id = ? ORDER BY created_at, id",
-                        vec![s("user_id").into()],
-                    )?
-                    .into_iter()
-                    .filter_map(|r| serde_json::from_str(&r.record).ok())
-                    .collect();
-                ok(json!({"keys": keys}))
-            }
-            "key_status" => {
-                #[derive(Deserialize)]
-                struct Row {
-                    n: i64,
-                }
-                let rows = self.rows::<Row>(
-                    "SELECT COUNT(*) AS n FROM api_keys WHERE id = ?",
-                    vec![s("id").into()],
-                )?;
-                ok(json!({"active": rows.first().is_some_and(|r| r.n > 0)}))
-            }
-            "key_get" | "key_delete" => {
-                #[derive(Deserialize)]
-                struct Row {
-                    record: String,
-                    hash: String,
-                }
-                let row = self
-                    .rows::<Row>(
-                        "SELECT record, hash FROM api_keys WHERE id = ? AND user_id = ?",
-                        vec![s("id").into(), s("user_id").into()],
-                    )?
-                    .pop();
-                let Some(row) = row else {
-                    return refuse(ApiError::with_message(Reason::NotFound, "no such API key"));
-                };
-                if op == "key_delete" {
-                    self.exec("DELETE FROM api_keys WHERE id = ?", vec![s("id").into()])?;
-                }
-                let record: Value = serde_json::from_str(&row.record).unwrap_or(Value::Null);
-                ok(json!({"record": record, "hash": row.hash}))
-            }
-            "device_create" => {
-                self.exec(
-                    "DELETE FROM device_codes WHERE expires_at < ?",
-                    vec![(now - 3600).into()],
-                )?;
-                self.exec(
-                    "INSERT INTO device_codes (code_hash, user_code, client_name, expires_at, interval_s, status) VALUES (?, ?, ?, ?, ?, 'pending')",
-                    vec![s("code_hash").into(), s("user_code").into(), s("client_name").into(), n("expires_at").into(), n("interval_s").into()],
-                )?;
-                ok(json!({}))
-            }
-            "device_lookup" => {
-                #[derive(Deserialize)]
-                struct Row {
-                    client_name: String,
-                    status: String,
-                    expires_at: i64,
-                }
-                match self
-                    .rows::<Row>("SELECT client_name, status, expires_at FROM device_codes WHERE user_code = ?", vec![s("user_code").into()])?
-                    .pop()
-                {
-                    Some(r) if r.status == "pending" && now < r.expires_at => ok(json!({"client_name": r.client_name})),
-                    _ => refuse(ApiError::with_message(Reason::NotFound, "no pending device login has this code")),
-                }
-            }
-            "device_decide" => {
-                let status = if a.get("approve").and_then(Value::as_bool) == Some(true) {
-                    "approved"
-                } else {
-                    "denied"
-                };
-                #[derive(Deserialize)]
-                struct Row {
-                    status: String,
-                    expires_at: i64,
-                }
-                match self
-                    .rows::<Row>(
-                        "SELECT status, expires_at FROM device_codes WHERE user_code = ?",
-                        vec![s("user_code").into()],
-                    )?
-                    .pop()
-                {
-                    Some(r) if r.status == "pending" && now < r.expires_at => {
-                        self.exec(
-                            "UPDATE device_codes SET status = ?, user_id = ? WHERE user_code = ?",
-                            vec![status.into(), s("user_id").into(), s("user_code").into()],
-                        )?;
-                        ok(json!({}))
-                    }
-                    _ => refuse(ApiError::with_message(
-                        Reason::NotFound,
-                        "no pending device login has this code",
-                    )),
-                }
-            }
-            "device_poll" => {
-                #[derive(Deserialize)]
-                struct Row {
-                    expires_at: i64,
-                    interval_s: i64,
-                    last_poll_at: Option<i64>,
-                    status: String,
-                    user_id: Option<String>,
-                }
-                let hash = s("code_hash");
-                let Some(r) = self
-                    .rows::<Row>(
-                        "SELECT expires_at, interval_s, last_poll_at, status, user_id FROM device_codes WHERE code_hash = ?",
-                        vec![hash.clone().into()],
-                    )?
-                    .pop()
-                else {
-                    return refuse(ApiError::with_message(Reason::ExpiredToken, "unknown device code"));
-                };
-                let state = DeviceState {
-                    expires_at_s: r.expires_at,
-                    interval_s: r.interval_s,
-                    last_poll_at_s: r.last_poll_at,
-                    status: match r.status.as_str() {
-                        "approved" => DeviceStatus::Approved,
-                        "denied" => DeviceStatus::Denied,
-                        "used" => DeviceStatus::Used,
-                        _ => DeviceStatus::Pending,
-                    },
-                };
-                let outcome = state.poll(now);
-                self.exec(
-                    "UPDATE device_codes SET last_poll_at = ?, interval_s = ? WHERE code_hash = ?",
-                    vec![now.into(), outcome.interval_s.into(), hash.clone().into()],
-                )?;
-                match outcome.result {
-                    DevicePollOutcome::Approved => {
-                        let user_id = r.user_id.unwrap_or_default();
-                        self.exec(
-                            "UPDATE device_codes SET status = 'used' WHERE code_hash = ?",
-                            vec![hash.into()],
-                        )?;
-                        self.new_session(
-                            &user_id,
-                            &s("session_id"),
-                            &s("refresh_token"),
-                            n("refresh_expires_at"),
-                            now,
-                        )?;
-                        ok(json!({"user": self.user_by("id", &user_id)?.map(|u| u.user())}))
-                    }
-                    DevicePollOutcome::Refuse(reason) => refuse(ApiError::new(reason)),
-                }
-            }
-            _ => refuse(ApiError::with_message(
-                Reason::NotFound,
-                "unknown directory command",
-            )),
+#[derive(Deserialize)]
+struct DeviceRow {
+    code_hash: String,
+    user_code: String,
+    client_name: String,
+    expires_at: i64,
+    interval_s: i64,
+    last_poll_at: Option<i64>,
+    status: String,
+    user_id: Option<String>,
+}
+
+impl DeviceRow {
+    fn record(self) -> Stored<DeviceRecord> {
+        Ok(DeviceRecord {
+            state: DeviceState {
+                status: DeviceStatus::parse(&self.status)
+                    .ok_or_else(|| failed("a stored device status does not parse"))?,
+                expires_at_s: self.expires_at,
+                interval_s: self.interval_s,
+                last_poll_at_s: self.last_poll_at,
+            },
+            code_hash: self.code_hash,
+            user_code: self.user_code,
+            client_name: self.client_name,
+            user_id: self.user_id,
+        })
+    }
+}
+
+const DEVICE_COLUMNS: &str =
+    "code_hash, user_code, client_name, expires_at, interval_s, last_poll_at, status, user_id";
+
+impl DeviceStore for Sql {
+    fn device_by_hash(&self, code_hash: &str) -> Stored<Option<DeviceRecord>> {
+        let q = format!("SELECT {DEVICE_COLUMNS} FROM device_codes WHERE code_hash = ?");
+        self.one::<DeviceRow>(&q, vec![code_hash.into()])?
+            .map(DeviceRow::record)
+            .transpose()
+    }
+    fn device_by_user_code(&self, user_code: &str) -> Stored<Option<DeviceRecord>> {
+        let q = format!("SELECT {DEVICE_COLUMNS} FROM device_codes WHERE user_code = ?");
+        self.one::<DeviceRow>(&q, vec![user_code.into()])?
+            .map(DeviceRow::record)
+            .transpose()
+    }
+    fn put_device(&mut self, d: &DeviceRecord) -> Stored<()> {
+        self.exec(
+            &format!("INSERT OR REPLACE INTO device_codes ({DEVICE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
+            vec![
+                d.code_hash.clone().into(),
+                d.user_code.clone().into(),
+                d.client_name.clone().into(),
+                d.state.expires_at_s.into(),
+                d.state.interval_s.into(),
+                d.state.last_poll_at_s.into(),
+                d.state.status.as_str().into(),
+                d.user_id.clone().into(),
+            ],
+        )
+    }
+    fn purge_devices(&mut self, cutoff: i64) -> Stored<()> {
+        self.exec(
+            "DELETE FROM device_codes WHERE expires_at < ?",
+            vec![cutoff.into()],
+        )
+    }
+}
+
+impl SecretStore for Sql {
+    fn successor_secret(&self) -> Stored<Option<Vec<u8>>> {
+        #[derive(Deserialize)]
+        struct Row {
+            v: String,
         }
+        let row = self.one::<Row>("SELECT v FROM meta WHERE k = 'successor_secret'", vec![])?;
+        row.map(|r| {
+            (0..r.v.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(r.v.get(i..i + 2).unwrap_or("zz"), 16))
+                .collect::<std::result::Result<Vec<u8>, _>>()
+                .map_err(failed)
+        })
+        .transpose()
+    }
+    fn set_successor_secret(&mut self, secret: &[u8]) -> Stored<()> {
+        let hex: String = secret.iter().map(|b| format!("{b:02x}")).collect();
+        self.exec(
+            "INSERT OR REPLACE INTO meta (k, v) VALUES ('successor_secret', ?)",
+            vec![hex.into()],
+        )
+    }
+    fn random_secret(&self) -> Stored<[u8; 32]> {
+        let mut bytes = [0u8; 32];
+        getrandom::getrandom(&mut bytes).map_err(failed)?;
+        Ok(bytes)
     }
 }
 
@@ -617,8 +448,11 @@ impl DurableObject for Directory {
         if req.method() != Method::Post {
             return Response::error("not found", 404);
         }
-        let op = req.path().trim_start_matches('/').to_string();
-        let args: Value = req.json().await?;
-        self.command(&op, &args)
+        let command: Command = match req.json().await {
+            Ok(c) => c,
+            Err(e) => return Response::error(format!("bad command: {e}"), 400),
+        };
+        let mut sql = Sql(self.state.storage().sql());
+        Response::from_json(&Answer::from_result(execute(&mut sql, command)))
     }
 }

@@ -1,83 +1,59 @@
-//! The gateway: match the policy, authenticate, authorize, check the body and signature,
-//! then forward to the origin with the caller's identity attached.
+//! The gateway: a request the gate passed on a policy route goes to the origin, with
+//! the caller's identity attached and nothing of the client's that could pass for it.
 
-use edgeauth_core::authz::{authorize, is_edgeauth_header};
-use edgeauth_core::credential::{check_credential_chars, parse_authorization};
-use edgeauth_core::policy::{Auth, SignaturePolicy};
+use edgeauth_core::forward::is_reserved_header;
+use edgeauth_core::gate::Passed;
+use edgeauth_core::query::split_token;
 use edgeauth_core::{ApiError, Reason};
-use worker::{Fetch, Headers, Method, Request, RequestInit, RequestRedirect, Response};
+use worker::{Fetch, Headers, Request, Response};
 
 use crate::app::Ctx;
-use crate::{authn, echo, signature};
-use edgeauth_core::query::split_token;
+use crate::{echo, signature};
 
-pub async fn forward(mut req: Request, ctx: &Ctx) -> Result<Response, ApiError> {
+pub async fn forward(req: &Request, passed: Passed<'_>, ctx: &Ctx) -> Result<Response, ApiError> {
+    // The method as sent: workers-rs's `Method` reads unknown ones as `GET`.
+    let method = req.inner().method();
+    let path = passed.path.clone();
     // The path and query straight from the runtime's serialized URL: a full URL parse per
     // request costs more than everything else the floor does in wasm.
-    let method = req.method();
-    let path = req.path();
     let raw_url = req.inner().url();
-    let raw_query = signature::split_query(&raw_url).1.unwrap_or("").to_string();
-    let matched = ctx
-        .settings
-        .policy
-        .match_request(method.as_ref(), &path)
-        .ok_or_else(|| ApiError::new(Reason::NoRoute))?;
-    let route = matched.route;
+    let raw_query = signature::split_query(&raw_url).1.unwrap_or("");
+    // `token` never reaches the origin on any route (SPEC "Forwarding": the query minus
+    // `token`): a credential put in the URL by mistake must not end up in its logs.
+    let (query, _) = split_token(raw_query);
 
-    // `?token=` is a credential only where the policy says so, and never reaches the
-    // origin anywhere (SPEC "Forwarding": the query minus `token`): a credential put in
-    // the URL by mistake must not end up in the origin's logs.
-    let (query, query_token) = split_token(&raw_query);
-    let query_token = query_token.filter(|_| route.query_token);
-    let target = signature::request_target(&req);
-
-    let mut identity_headers = Vec::new();
-    let mut credential = None;
-    if route.auth == Auth::Required {
-        let header = req.headers().get("authorization").ok().flatten();
-        let presented = match (header.as_deref(), query_token) {
-            (None, Some(token)) => check_credential_chars(&token)?.to_string(),
-            (h, _) => parse_authorization(h)?.to_string(),
-        };
-        let identity = authn::authenticate(ctx, &presented).await?;
-        // The signature's headers are part of the credential: their 401s come before the
-        // route's 403s and the body's 413; only the MAC has to wait for the body.
-        let signed = signature::headers(req.headers(), route.signature, ctx.now_ms)?;
-        let authorized = authorize(&identity, &matched, ctx.client_ip)?;
-        identity_headers = authorized.forward_headers();
-        if signed.is_none() && route.signature == SignaturePolicy::Optional {
-            signature::log_unsigned(method.as_ref(), &target);
+    if passed.unsigned_optional {
+        if let Some(p) = &passed.principal {
+            let id = p.identity();
+            let who = id
+                .key_id
+                .as_ref()
+                .or(id.session_id.as_ref())
+                .unwrap_or(&id.subject);
+            signature::count_unsigned(format!("{}:{who}", id.kind.as_str()), ctx.now_ms);
         }
-        credential = Some((presented, signed));
-    }
-
-    let limit = route.max_body_bytes.unwrap_or(ctx.settings.max_body_bytes);
-    let body = read_body(&mut req, limit).await?;
-
-    if let Some((credential, Some(signed))) = &credential {
-        signature::verify(ctx, signed, credential, method.as_ref(), &target, &body).await?;
     }
 
     let headers = forwarded_headers(req.headers(), ctx.settings.forward_authorization);
-    for (k, v) in &identity_headers {
-        let _ = headers.set(k, v);
+    for (k, v) in passed.forward_headers() {
+        let _ = headers.set(k, &v);
     }
+    let body = passed.body;
 
     match &ctx.settings.origin_url {
         None => Ok(echo::answer(
-            method.as_ref(),
+            &method,
             &path,
             &query,
             &headers.entries().collect::<Vec<_>>(),
             &body,
         )),
-        Some(origin) => send(origin, method, &path, &query, headers, body).await,
+        Some(origin) => send(origin, &method, &path, &query, headers, body).await,
     }
 }
 
-/// The client's headers as the origin gets them: without any `x-edgeauth-*` (only the
-/// worker sets those), `Host`, `Content-Length` and, unless configured, `Authorization`.
+/// The client's headers as the origin gets them: without any name the origin could read as
+/// `x-edgeauth-*` (only the worker sets those; `x_edgeauth_tenant` included), `Host`, `Content-Length` and, unless configured, `Authorization`.
 /// The runtime copies them in one call; only their names cross into Rust.
 fn forwarded_headers(incoming: &Headers, keep_authorization: bool) -> Headers {
     let headers = match web_sys::Headers::new_with_headers(&incoming.0) {
@@ -94,7 +70,7 @@ fn forwarded_headers(incoming: &Headers, keep_authorization: bool) -> Headers {
         .keys()
         .filter(|k| {
             let k = k.to_ascii_lowercase();
-            is_edgeauth_header(&k)
+            is_reserved_header(&k)
                 || k == "host"
                 || k == "content-length"
                 || (k == "authorization" && !keep_authorization)
@@ -106,41 +82,11 @@ fn forwarded_headers(incoming: &Headers, keep_authorization: bool) -> Headers {
     headers
 }
 
-/// Reads the body, refusing more than `limit` bytes (by `Content-Length` first, so a
-/// declared oversize body is never read).
-pub async fn read_body(req: &mut Request, limit: u64) -> Result<Vec<u8>, ApiError> {
-    let too_large = || {
-        ApiError::with_message(
-            Reason::PayloadTooLarge,
-            format!("the body is over {limit} bytes"),
-        )
-    };
-    if let Some(len) = req.headers().get("content-length").ok().flatten() {
-        if len
-            .trim()
-            .parse::<u64>()
-            .map(|n| n > limit)
-            .unwrap_or(false)
-        {
-            return Err(too_large());
-        }
-    }
-    if matches!(req.method(), Method::Get | Method::Head) {
-        return Ok(Vec::new());
-    }
-    let body = req
-        .bytes()
-        .await
-        .map_err(|_| ApiError::with_message(Reason::InvalidField, "body: could not be read"))?;
-    if body.len() as u64 > limit {
-        return Err(too_large());
-    }
-    Ok(body)
-}
-
+/// Sends the request to the origin with the method exactly as the client sent it
+/// (workers-rs's `Method` would turn an unknown one such as `PROPFIND` into `GET`).
 async fn send(
     origin: &str,
-    method: Method,
+    method: &str,
     path: &str,
     query: &str,
     headers: Headers,
@@ -151,17 +97,20 @@ async fn send(
     } else {
         format!("{origin}{path}?{query}")
     };
-    let mut init = RequestInit::new();
-    init.with_method(method.clone())
-        .with_headers(headers)
-        .with_redirect(RequestRedirect::Manual);
-    if !body.is_empty() && !matches!(method, Method::Get | Method::Head) {
-        init.with_body(Some(js_sys::Uint8Array::from(body.as_slice()).into()));
+    let init = web_sys::RequestInit::new();
+    init.set_method(method);
+    init.set_headers(&headers.0);
+    init.set_redirect(web_sys::RequestRedirect::Manual);
+    if !body.is_empty() && !matches!(method, "GET" | "HEAD") {
+        init.set_body(&js_sys::Uint8Array::from(body.as_slice()));
     }
-    let req =
-        Request::new_with_init(&url, &init).map_err(|_| ApiError::new(Reason::StoreUnavailable))?;
-    Fetch::Request(req).send().await.map_err(|e| {
-        worker::console_error!("edgeauth: origin did not answer: {e}");
-        ApiError::with_message(Reason::StoreUnavailable, "the origin did not answer")
-    })
+    let req = web_sys::Request::new_with_str_and_init(&url, &init)
+        .map_err(|_| ApiError::new(Reason::StoreUnavailable))?;
+    Fetch::Request(Request::from(req))
+        .send()
+        .await
+        .map_err(|e| {
+            worker::console_error!("edgeauth: origin did not answer: {e}");
+            ApiError::with_message(Reason::StoreUnavailable, "the origin did not answer")
+        })
 }

@@ -1,17 +1,24 @@
 //! Fetching external issuers' JWKS: one fetch in flight per URL per isolate; the cache
-//! rules themselves are core's `CachedKeySet`.
+//! rules themselves are core's `CachedKeySet`, and what may be fetched is core's
+//! `check_jwks_url` and `check_jwks_response`.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::time::Duration;
 
 use edgeauth_core::jwks::{
-    fresh_ms_from_cache_control, parse_es256_jwks, CachedKeySet, Lookup, FETCH_TIMEOUT_MS,
+    check_jwks_response, check_jwks_url, fresh_ms_from_cache_control, parse_es256_jwks,
+    CachedKeySet, JwksRefusal, Lookup, FETCH_TIMEOUT_MS, MAX_JWKS_BYTES,
 };
+use edgeauth_core::settings::Environment;
 use edgeauth_core::{ApiError, Reason};
 use futures_util::future::{select, Either};
+use futures_util::StreamExt;
 use web_sys::CryptoKey;
-use worker::{AbortController, AbortSignal, Delay, Fetch, Method, Request, RequestInit};
+use worker::{
+    AbortController, AbortSignal, Delay, Fetch, Method, Request, RequestInit, RequestRedirect,
+    Response,
+};
 
 use crate::crypto;
 
@@ -27,7 +34,16 @@ fn now_ms() -> u64 {
 }
 
 /// The key `kid` from the JWKS at `url`, fetching when the cache rules say so.
-pub async fn key(url: &str, kid: &str, now_ms: u64) -> Result<Option<CryptoKey>, ApiError> {
+///
+/// A URL that `environment` does not allow (plain `http` outside development, or
+/// to anything but loopback) is never fetched: it counts as a failed fetch, so the
+/// issuer is unreachable (503 `issuer_unreachable`) and says why in the log.
+pub async fn key(
+    url: &str,
+    kid: &str,
+    now_ms: u64,
+    environment: Environment,
+) -> Result<Option<CryptoKey>, ApiError> {
     let decision = CACHE.with(
         |c| match c.borrow().get(url).map(|s| s.lookup(kid, now_ms)) {
             Some(Lookup::Key(k)) => Ok(Ok(Some(k.clone()))),
@@ -39,7 +55,7 @@ pub async fn key(url: &str, kid: &str, now_ms: u64) -> Result<Option<CryptoKey>,
     if let Ok(found) = decision {
         return found;
     }
-    let ok = fetch_or_wait(url, now_ms).await;
+    let ok = fetch_or_wait(url, now_ms, environment).await;
     CACHE.with(|c| {
         let cache = c.borrow();
         match cache.get(url) {
@@ -55,7 +71,7 @@ pub async fn key(url: &str, kid: &str, now_ms: u64) -> Result<Option<CryptoKey>,
 /// The wait polls the cache on a timer instead of awaiting the other request's
 /// future: workerd cancels a request as hung when it waits on I/O that belongs to
 /// another request and has no pending event of its own.
-async fn fetch_or_wait(url: &str, started_ms: u64) -> bool {
+async fn fetch_or_wait(url: &str, started_ms: u64, environment: Environment) -> bool {
     let mut now = started_ms;
     let mut waited = false;
     loop {
@@ -77,21 +93,21 @@ async fn fetch_or_wait(url: &str, started_ms: u64) -> bool {
             // The fetch this request waited for has ended.
             Some((false, false, ok)) if waited => return ok,
             // No fetch yet, one the cache rules call for, or an abandoned one.
-            _ => return fetch_now(url, now).await,
+            _ => return fetch_now(url, now, environment).await,
         }
     }
 }
 
 /// Fetches the key set into the cache; `attempt` is recorded first, synchronously, so
 /// that concurrent misses see the fetch in flight and wait for it.
-async fn fetch_now(url: &str, now: u64) -> bool {
+async fn fetch_now(url: &str, now: u64, environment: Environment) -> bool {
     CACHE.with(|c| {
         c.borrow_mut()
             .entry(url.to_string())
             .or_default()
             .attempt(now)
     });
-    let result = fetch_keys_in_time(url).await;
+    let result = fetch_keys_in_time(url, environment).await;
     CACHE.with(|c| {
         let mut cache = c.borrow_mut();
         let set = cache.entry(url.to_string()).or_default();
@@ -110,42 +126,53 @@ async fn fetch_now(url: &str, now: u64) -> bool {
 }
 
 /// [`fetch_keys`], abandoned (and the fetch aborted) after `FETCH_TIMEOUT_MS`.
-async fn fetch_keys_in_time(url: &str) -> Result<(HashMap<String, CryptoKey>, u64), String> {
+async fn fetch_keys_in_time(
+    url: &str,
+    environment: Environment,
+) -> Result<(HashMap<String, CryptoKey>, u64), String> {
     let controller = AbortController::default();
-    let fetch = Box::pin(fetch_keys(url, controller.signal()));
+    let fetch = Box::pin(fetch_keys(url, environment, controller.signal()));
     let timeout = Delay::from(Duration::from_millis(FETCH_TIMEOUT_MS));
     let outcome = match select(fetch, timeout).await {
         Either::Left((result, _)) => Some(result),
         Either::Right(_) => None,
     };
-    outcome.unwrap_or_else(|| {
-        controller.abort();
-        Err(format!("no answer within {FETCH_TIMEOUT_MS} ms"))
-    })
+    match outcome {
+        Some(Ok(keys)) => Ok(keys),
+        // Refused part-way (a redirect, too many bytes): the rest is not wanted.
+        Some(Err(e)) => {
+            controller.abort();
+            Err(e)
+        }
+        None => {
+            controller.abort();
+            Err(format!("no answer within {FETCH_TIMEOUT_MS} ms"))
+        }
+    }
 }
 
 async fn fetch_keys(
     url: &str,
+    environment: Environment,
     signal: AbortSignal,
 ) -> Result<(HashMap<String, CryptoKey>, u64), String> {
+    check_jwks_url(url, environment).map_err(|e| e.to_string())?;
     let mut init = RequestInit::new();
-    init.with_method(Method::Get);
+    // A redirect is answered as it is and refused below: the configured URL is the
+    // only place keys come from, and a redirect could lead off https or off loopback.
+    init.with_method(Method::Get)
+        .with_redirect(RequestRedirect::Manual);
     let req = Request::new_with_init(url, &init).map_err(|e| e.to_string())?;
     let mut resp = Fetch::Request(req)
         .send_with_signal(&signal)
         .await
         .map_err(|e| e.to_string())?;
-    if resp.status_code() != 200 {
-        return Err(format!("status {}", resp.status_code()));
-    }
-    let fresh_ms = fresh_ms_from_cache_control(
-        resp.headers()
-            .get("cache-control")
-            .ok()
-            .flatten()
-            .as_deref(),
-    );
-    let text = resp.text().await.map_err(|e| e.to_string())?;
+    let header = |name: &str| resp.headers().get(name).ok().flatten();
+    check_jwks_response(resp.status_code(), header("content-length").as_deref())
+        .map_err(|e| e.to_string())?;
+    let fresh_ms = fresh_ms_from_cache_control(header("cache-control").as_deref());
+    let body = read_at_most(&mut resp, MAX_JWKS_BYTES).await?;
+    let text = String::from_utf8(body).map_err(|_| "the JWKS is not UTF-8".to_string())?;
     let mut keys = HashMap::new();
     for (kid, jwk) in parse_es256_jwks(&text)? {
         match crypto::import_es256_jwk(&jwk, false).await {
@@ -156,4 +183,28 @@ async fn fetch_keys(
         }
     }
     Ok((keys, fresh_ms))
+}
+
+/// The body, read as it arrives and refused once it passes `limit` bytes, so that
+/// an issuer cannot make the isolate hold more than that whatever it declares.
+async fn read_at_most(resp: &mut Response, limit: usize) -> Result<Vec<u8>, String> {
+    let too_large = || JwksRefusal::TooLarge.to_string();
+    let Ok(mut stream) = resp.stream() else {
+        // Not a stream: already in memory (or empty), so only its length is left to check.
+        let body = resp.bytes().await.map_err(|e| e.to_string())?;
+        return if body.len() > limit {
+            Err(too_large())
+        } else {
+            Ok(body)
+        };
+    };
+    let mut body = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| e.to_string())?;
+        if chunk.len() > limit.saturating_sub(body.len()) {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }

@@ -19,6 +19,7 @@ mod nonces;
 mod password;
 mod routes;
 mod signature;
+mod standing;
 mod store;
 mod tenants;
 mod tokens;

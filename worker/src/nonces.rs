@@ -139,3 +139,45 @@ impl DurableObject for NonceSet {
         Response::ok("purged")
     }
 }
+
+/// Records a nonce for one credential (its `NonceSet` object is named by the
+/// credential's hash: the credential itself never leaves the isolate).
+/// `Ok(false)`: seen before, a replay.
+pub async fn record_once(
+    ctx: &crate::app::Ctx,
+    credential_hash: &str,
+    nonce: &str,
+    expires_at_ms: u64,
+) -> std::result::Result<bool, edgeauth_core::ApiError> {
+    let unavailable = |what: String| {
+        worker::console_error!("edgeauth: nonce store failed: {what}");
+        edgeauth_core::ApiError::new(edgeauth_core::Reason::StoreUnavailable)
+    };
+    let ns = ctx
+        .env
+        .durable_object("NONCES")
+        .map_err(|e| unavailable(e.to_string()))?;
+    let stub = ns
+        .id_from_name(credential_hash)
+        .and_then(|id| id.get_stub())
+        .map_err(|e| unavailable(e.to_string()))?;
+    let mut init = worker::RequestInit::new();
+    init.with_method(Method::Post).with_body(Some(
+        json!({"nonce": nonce, "expires_at_ms": expires_at_ms})
+            .to_string()
+            .into(),
+    ));
+    let req = Request::new_with_init("https://nonces/record", &init)
+        .map_err(|e| unavailable(e.to_string()))?;
+    let mut resp = stub
+        .fetch_with_request(req)
+        .await
+        .map_err(|e| unavailable(e.to_string()))?;
+    if resp.status_code() != 200 {
+        return Err(unavailable(format!("status {}", resp.status_code())));
+    }
+    let v: serde_json::Value = resp.json().await.map_err(|e| unavailable(e.to_string()))?;
+    v.get("fresh")
+        .and_then(|f| f.as_bool())
+        .ok_or_else(|| unavailable("bad answer".into()))
+}

@@ -1,74 +1,53 @@
-//! The worker's own endpoints (`/v1/auth/*`, `/v1/api-keys*`): method first (405), then
-//! the handler (credential, then body).
+//! The worker's own endpoints, once the gate has passed the request: each
+//! handler parses its body into core types, runs core's Directory commands,
+//! and answers. No handler decides who may call it; the gate did.
 
+use edgeauth_core::endpoint::Endpoint;
+use edgeauth_core::gate::{Passed, Target};
+use edgeauth_core::grants::Principal;
 use edgeauth_core::{ApiError, Reason};
-use worker::{Method, Request, Response};
+use worker::{Request, Response};
 
-use crate::app::{allow, Ctx};
-use crate::{accounts, device, keys, tenants};
+use crate::app::Ctx;
+use crate::{accounts, device, http, isolate, keys, tenants};
 
-pub async fn dispatch(req: Request, ctx: &Ctx, path: &str) -> Result<Response, ApiError> {
-    let segments: Vec<&str> = path
-        .trim_start_matches('/')
-        .trim_end_matches('/')
-        .split('/')
-        .collect();
-    let post = |req: &Request| allow(req, &[Method::Post], &["POST"]);
-    match segments.as_slice() {
-        ["v1", "auth", "register"] => {
-            post(&req)?;
-            accounts::register(req, ctx).await
+/// The caller the gate checked, for endpoints whose requirement reads a credential.
+pub fn principal<'a>(passed: &'a Passed<'_>) -> Result<&'a Principal, ApiError> {
+    passed
+        .principal
+        .as_ref()
+        .ok_or_else(|| ApiError::with_message(Reason::StoreUnavailable, "no caller was checked"))
+}
+
+pub async fn dispatch(req: &Request, passed: Passed<'_>, ctx: &Ctx) -> Result<Response, ApiError> {
+    let Target::Own(endpoint) = &passed.target else {
+        return Err(ApiError::new(Reason::NoRoute));
+    };
+    match endpoint {
+        Endpoint::Jwks => {
+            let keys = isolate::own_keys(&ctx.env).await?;
+            let mut resp = http::json(200, &keys.set.public_jwks());
+            let _ = resp
+                .headers_mut()
+                .set("cache-control", "public, max-age=300");
+            Ok(resp)
         }
-        ["v1", "auth", "token"] => {
-            post(&req)?;
-            accounts::login(req, ctx).await
-        }
-        ["v1", "auth", "refresh"] => {
-            post(&req)?;
-            accounts::refresh(req, ctx).await
-        }
-        ["v1", "auth", "logout"] => {
-            post(&req)?;
-            accounts::logout(req, ctx).await
-        }
-        ["v1", "auth", "whoami"] => {
-            allow(&req, &[Method::Get, Method::Head], &["GET", "HEAD"])?;
-            accounts::whoami(req, ctx).await
-        }
-        ["v1", "auth", "device", "code"] => {
-            post(&req)?;
-            device::code(req, ctx).await
-        }
-        ["v1", "auth", "device", "token"] => {
-            post(&req)?;
-            device::token(req, ctx).await
-        }
-        ["v1", "auth", "device", "approve"] => {
-            post(&req)?;
-            device::approve(req, ctx).await
-        }
-        ["v1", "auth", "device", "lookup"] => {
-            allow(&req, &[Method::Get], &["GET"])?;
-            device::lookup(req, ctx).await
-        }
-        ["v1", "tenants", tenant, "members"] => {
-            allow(&req, &[Method::Put], &["PUT"])?;
-            tenants::set_member(req, ctx, tenant).await
-        }
-        ["v1", "api-keys"] => match req.method() {
-            Method::Get => keys::list(req, ctx).await,
-            Method::Post => keys::create(req, ctx).await,
-            _ => Err(ApiError::method_not_allowed(&["GET", "POST"])),
-        },
-        ["v1", "api-keys", id] => match req.method() {
-            Method::Get => keys::get(req, ctx, id).await,
-            Method::Delete => keys::revoke(req, ctx, id).await,
-            _ => Err(ApiError::method_not_allowed(&["GET", "DELETE"])),
-        },
-        // An unknown path is an unknown route (as on the gateway), not an unknown object.
-        _ => Err(ApiError::with_message(
-            Reason::NoRoute,
-            "no such endpoint of the worker's own",
-        )),
+        Endpoint::Register => accounts::register(req, &passed, ctx).await,
+        Endpoint::Token => accounts::login(req, &passed, ctx).await,
+        Endpoint::Refresh => accounts::refresh(req, &passed, ctx).await,
+        Endpoint::Logout => accounts::logout(req, &passed, ctx).await,
+        Endpoint::WhoAmI => Ok(http::json(200, &principal(&passed)?.whoami())),
+        Endpoint::DeviceCode => device::code(req, &passed, ctx).await,
+        Endpoint::DeviceToken => device::token(req, &passed, ctx).await,
+        Endpoint::DeviceApprove => device::approve(req, &passed, ctx).await,
+        Endpoint::DeviceLookup => device::lookup(req, &passed, ctx).await,
+        Endpoint::ListKeys => keys::list(&passed, ctx).await,
+        Endpoint::CreateKey => keys::create(req, &passed, ctx).await,
+        Endpoint::GetKey(id) => keys::get(&passed, ctx, id).await,
+        Endpoint::RevokeKey(id) => keys::revoke(&passed, ctx, id).await,
+        Endpoint::ListMembers(tenant) => tenants::list(ctx, tenant).await,
+        Endpoint::SetMember(tenant) => tenants::set(req, &passed, ctx, tenant).await,
+        // Served before the gate asks for anything (static files).
+        Endpoint::Console => Err(ApiError::new(Reason::NoRoute)),
     }
 }

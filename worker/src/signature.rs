@@ -1,28 +1,14 @@
-//! Request signatures (at the gateway, and on the worker's own endpoints when present):
-//! core decides, the `NonceSet` Durable Object remembers.
+//! Request signatures at the rim: the request target as the runtime serialized
+//! it, and the summary log of unsigned requests. Core's gate checks the
+//! headers, the MAC and the nonce; `nonces` records the nonce.
 
-use edgeauth_core::credential::credential_hash;
-use edgeauth_core::policy::SignaturePolicy;
-use edgeauth_core::signing::{
-    check_window, verify_signed_request, NonceStore, SignatureHeaders, NONCE_HEADER,
-    SIGNATURE_HEADER, TIMESTAMP_HEADER,
-};
-use edgeauth_core::{ApiError, Reason};
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+
 use serde_json::json;
-use worker::{Headers, Method, Request, RequestInit};
 
-use crate::app::Ctx;
-
-/// The request target a signature covers: the pathname, plus `?query` when there is one,
-/// exactly as the runtime serialized the URL (taken from the string: no reparse per request).
-pub fn request_target(req: &Request) -> String {
-    let url = req.inner().url();
-    let (_, query) = split_query(&url);
-    match query {
-        Some(q) => format!("{}?{q}", req.path()),
-        None => req.path(),
-    }
-}
+/// How often, at most, an isolate logs its count of unsigned requests.
+const SUMMARY_EVERY_MS: u64 = 60_000;
 
 /// The query of a serialized URL (without `?` and any fragment), if it has one.
 pub fn split_query(url: &str) -> (&str, Option<&str>) {
@@ -33,102 +19,42 @@ pub fn split_query(url: &str) -> (&str, Option<&str>) {
     }
 }
 
-/// Reads the `x-cli-*` headers under the route's signature policy, before the body is
-/// read: malformed headers, a missing signature where one is required and a timestamp
-/// out of the window are refused without reading (or waiting for) the body. `None`: an
-/// unsigned request the policy lets through.
-pub fn headers(
-    headers: &Headers,
-    policy: SignaturePolicy,
-    now_ms: u64,
-) -> Result<Option<SignatureHeaders>, ApiError> {
-    let get = |name: &str| headers.get(name).ok().flatten();
-    let (sig, ts, nonce) = (
-        get(SIGNATURE_HEADER),
-        get(TIMESTAMP_HEADER),
-        get(NONCE_HEADER),
-    );
-    let parsed = SignatureHeaders::from_request(sig.as_deref(), ts.as_deref(), nonce.as_deref())?;
-    match parsed {
-        // A signature that is present is always checked, whatever the policy.
-        Some(h) => {
-            check_window(h.timestamp_ms(), now_ms)?;
-            Ok(Some(h))
+#[derive(Default)]
+struct Unsigned {
+    /// Credential (its kind and id: never the credential itself) → count since the last summary.
+    counts: BTreeMap<String, u64>,
+    since_ms: u64,
+}
+
+/// The summary holds at most this many credentials; the rest are counted under `others`.
+const SUMMARY_MAX_CREDENTIALS: usize = 100;
+
+thread_local! {
+    static UNSIGNED: RefCell<Unsigned> = RefCell::new(Unsigned::default());
+}
+
+/// Counts an unsigned request that a `signature: optional` route let through,
+/// per credential, and logs the counts as one summary line: for the first
+/// such request of a quiet isolate at once, then at most once a minute
+/// (SPEC "Scopes and policy": never one line per request).
+pub fn count_unsigned(credential: String, now_ms: u64) {
+    UNSIGNED.with(|u| {
+        let mut u = u.borrow_mut();
+        let first = u.counts.is_empty() && now_ms.saturating_sub(u.since_ms) >= SUMMARY_EVERY_MS;
+        if u.counts.len() < SUMMARY_MAX_CREDENTIALS || u.counts.contains_key(&credential) {
+            *u.counts.entry(credential).or_default() += 1;
+        } else {
+            *u.counts.entry("others".into()).or_default() += 1;
         }
-        None if policy == SignaturePolicy::Required => Err(ApiError::new(Reason::SignatureMissing)),
-        None => Ok(None),
-    }
-}
-
-/// Logs an unsigned request that a `signature: optional` route let through.
-pub fn log_unsigned(method: &str, target: &str) {
-    // The path only: a query may hold a `?token=` credential.
-    worker::console_log!(
-        "{}",
-        json!({"event": "unsigned_request", "method": method, "path": target.split('?').next().unwrap_or("")})
-    );
-}
-
-/// Checks a signed request's MAC over the body, then spends its nonce.
-pub async fn verify(
-    ctx: &Ctx,
-    signed: &SignatureHeaders,
-    credential: &str,
-    method: &str,
-    target: &str,
-    body: &[u8],
-) -> Result<(), ApiError> {
-    let mut store = DurableNonces {
-        ctx,
-        credential_hash: credential_hash(credential),
-    };
-    verify_signed_request(
-        signed, credential, method, target, body, ctx.now_ms, &mut store,
-    )
-    .await
-}
-
-/// One `NonceSet` object per credential (by its hash: the credential itself never leaves).
-struct DurableNonces<'a> {
-    ctx: &'a Ctx,
-    credential_hash: String,
-}
-
-impl NonceStore for DurableNonces<'_> {
-    async fn record_once(&mut self, nonce: &str, expires_at_ms: u64) -> Result<bool, ApiError> {
-        let unavailable = |what: &str| {
-            worker::console_error!("edgeauth: nonce store failed: {what}");
-            ApiError::new(Reason::StoreUnavailable)
-        };
-        let ns = self
-            .ctx
-            .env
-            .durable_object("NONCES")
-            .map_err(|e| unavailable(&e.to_string()))?;
-        let stub = ns
-            .id_from_name(&self.credential_hash)
-            .and_then(|id| id.get_stub())
-            .map_err(|e| unavailable(&e.to_string()))?;
-        let mut init = RequestInit::new();
-        init.with_method(Method::Post).with_body(Some(
-            json!({"nonce": nonce, "expires_at_ms": expires_at_ms})
-                .to_string()
-                .into(),
-        ));
-        let req = Request::new_with_init("https://nonces/record", &init)
-            .map_err(|e| unavailable(&e.to_string()))?;
-        let mut resp = stub
-            .fetch_with_request(req)
-            .await
-            .map_err(|e| unavailable(&e.to_string()))?;
-        if resp.status_code() != 200 {
-            return Err(unavailable(&format!("status {}", resp.status_code())));
+        if first || now_ms.saturating_sub(u.since_ms) >= SUMMARY_EVERY_MS {
+            let counts = std::mem::take(&mut u.counts);
+            worker::console_log!(
+                "{}",
+                json!({"event": "unsigned_requests", "since_ms": u.since_ms.max(now_ms.saturating_sub(SUMMARY_EVERY_MS)), "counts": counts})
+            );
+            u.since_ms = now_ms;
         }
-        let v: serde_json::Value = resp.json().await.map_err(|e| unavailable(&e.to_string()))?;
-        v.get("fresh")
-            .and_then(|f| f.as_bool())
-            .ok_or_else(|| unavailable("bad answer"))
-    }
+    });
 }
 
 #[cfg(test)]

@@ -1,46 +1,61 @@
-//! Tenant membership: a tenant's admin grants, changes or removes other users' roles there.
-//! New roles reach the member's tokens at their next refresh (within `ACCESS_TTL_S`).
+//! Tenant membership: list a tenant's members, set one member's role. The
+//! gate has checked the caller's current role in the tenant.
 
-use edgeauth_core::identity::CredentialKind;
-use edgeauth_core::scope::Role;
-use edgeauth_core::{ApiError, Reason};
-use serde::Deserialize;
+use edgeauth_core::directory::tenants::{TenantCommand, TenantOutcome};
+use edgeauth_core::directory::{unexpected, Command, Outcome};
+use edgeauth_core::gate::Passed;
+use edgeauth_core::input::MembershipRequest;
 use serde_json::json;
 use worker::{Request, Response};
 
-use crate::accounts::caller;
 use crate::app::Ctx;
-use crate::{body, http, store};
+use crate::routes::principal;
+use crate::{body, http, standing, store};
 
-#[derive(Deserialize)]
-struct Membership {
-    email: String,
-    /// `viewer`, `editor`, `admin`, or `null` to remove the member.
-    role: Option<String>,
+/// `GET /v1/tenants/{tenant}/members` → 200 `{members: [{email, name, role}]}`.
+pub async fn list(ctx: &Ctx, tenant: &str) -> Result<Response, edgeauth_core::ApiError> {
+    let command = Command::Tenant(TenantCommand::ListMembers {
+        tenant: tenant.to_string(),
+    });
+    match store::directory(&ctx.env, command).await? {
+        Outcome::Tenant(TenantOutcome::Members { members }) => {
+            Ok(http::json(200, &json!({ "members": members })))
+        }
+        _ => Err(unexpected()),
+    }
 }
 
-/// `PUT /v1/tenants/{tenant}/members` `{email, role}` → 200 `{user}`.
-pub async fn set_member(mut req: Request, ctx: &Ctx, tenant: &str) -> Result<Response, ApiError> {
-    let (who, _) = caller(&req, ctx).await?;
-    if who.kind != CredentialKind::User || who.role_in(tenant) != Some(Role::Admin) {
-        return Err(ApiError::with_message(
-            Reason::TenantDenied,
-            "only an admin of this tenant may change its members",
-        ));
+/// `PUT /v1/tenants/{tenant}/members` `{email, role}` → 200 `{tenant, email, role}`:
+/// never the member's id or other tenants.
+pub async fn set(
+    req: &Request,
+    passed: &Passed<'_>,
+    ctx: &Ctx,
+    tenant: &str,
+) -> Result<Response, edgeauth_core::ApiError> {
+    let actor_id = principal(passed)?.identity().subject.clone();
+    let m: MembershipRequest = body::json(req, &passed.body)?;
+    let m = m.validate()?;
+    let command = Command::Tenant(TenantCommand::SetMember {
+        tenant: tenant.to_string(),
+        email: m.email,
+        role: m.role,
+        actor_id,
+    });
+    match store::directory(&ctx.env, command).await? {
+        Outcome::Tenant(TenantOutcome::MemberSet {
+            user_id,
+            tenant,
+            email,
+            role,
+        }) => {
+            // Every credential of that user is re-decided here from now on.
+            standing::grants_changed(&user_id, ctx.now_ms);
+            Ok(http::json(
+                200,
+                &json!({"tenant": tenant, "email": email, "role": role}),
+            ))
+        }
+        _ => Err(unexpected()),
     }
-    let m: Membership = body::json(&mut req, ctx).await?;
-    let role = match m.role.as_deref() {
-        None => None,
-        Some(r) => Some(Role::parse(r).ok_or_else(|| {
-            ApiError::invalid_field("role", "must be viewer, editor, admin or null")
-        })?),
-    };
-    let email = edgeauth_core::input::normalize_email(&m.email)?;
-    let v = store::directory(
-        &ctx.env,
-        "set_tenant_role",
-        json!({"email": email, "tenant": tenant, "role": role.map(Role::as_str)}),
-    )
-    .await?;
-    Ok(http::json(200, &v))
 }

@@ -7,21 +7,15 @@ use edgeauth_core::{ApiError, Reason};
 use serde_json::{json, Value};
 
 use crate::app::Ctx;
-use crate::directory::User;
 use crate::{crypto, isolate};
+use edgeauth_core::directory::{NewSession, User};
 
 fn failed() -> ApiError {
     ApiError::with_message(Reason::StoreUnavailable, "could not sign the token")
 }
 
 /// SPEC's token answer: `{token, expires_at, refresh_token, refresh_expires_at, user}`.
-pub async fn answer(
-    ctx: &Ctx,
-    user: &User,
-    session_id: &str,
-    refresh_token: &str,
-    refresh_expires_at: i64,
-) -> Result<Value, ApiError> {
+pub async fn answer(ctx: &Ctx, user: &User, session: &NewSession) -> Result<Value, ApiError> {
     let keys = isolate::own_keys(&ctx.env).await?;
     let now = ctx.now_s();
     let exp = now + ctx.settings.access_ttl_s;
@@ -32,20 +26,12 @@ pub async fn answer(
         iat: now,
         exp,
         jti: crypto::new_id("tok")?,
-        sid: session_id.to_string(),
+        sid: session.session_id.clone(),
         email: user.email.clone(),
         name: Some(user.name.clone()),
-        scope: user.scopes.clone(),
-        tenants: user
-            .tenants
-            .iter()
-            .filter_map(|(t, r)| {
-                Some((
-                    t.clone(),
-                    r.as_str().and_then(edgeauth_core::scope::Role::parse)?,
-                ))
-            })
-            .collect(),
+        scope: user.scopes.to_space_separated(),
+        // A snapshot for clients to show; the gate reads roles from the Directory.
+        tenants: user.tenants.clone(),
     };
     let input = es256_signing_input(&keys.set.active().kid, &claims);
     let sig = crypto::es256_sign(&keys.sign, input.as_bytes())
@@ -54,8 +40,8 @@ pub async fn answer(
     Ok(json!({
         "token": assemble(&input, &sig),
         "expires_at": rfc3339(exp),
-        "refresh_token": refresh_token,
-        "refresh_expires_at": rfc3339(refresh_expires_at),
+        "refresh_token": session.refresh_token,
+        "refresh_expires_at": rfc3339(session.refresh_expires_at),
         "user": user.public(),
     }))
 }
