@@ -1,6 +1,7 @@
 //! The command line, as SPEC's "CLI" section lists it.
 
 use clap::{Args, Parser, Subcommand};
+use edgeauth_core::scope::Role;
 
 const AFTER_HELP: &str = "\
 Environment:
@@ -11,7 +12,7 @@ Environment:
 
 Exit codes: 0 success, 1 failure, 2 bad usage, 4 not signed in or credential refused.";
 
-/// Sign in to an edgeauth server, manage API keys, and send signed requests.
+/// Sign in to an edgeauth server, manage API keys and tenant members, and send signed requests.
 #[derive(Debug, Parser)]
 #[command(name = "edgeauth", version, propagate_version = true, after_help = AFTER_HELP)]
 pub struct Cli {
@@ -39,6 +40,9 @@ pub enum Command {
     /// Create, list and revoke API keys
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// See and change who holds which role in a tenant
+    #[command(subcommand)]
+    Tenants(TenantsCommand),
     /// Send a request through the server with the credential, signed
     Request(RequestArgs),
     /// Choose and list profiles
@@ -147,6 +151,49 @@ pub struct CreateKeyArgs {
     pub allowed_ips: Vec<String>,
 }
 
+#[derive(Debug, Subcommand)]
+pub enum TenantsCommand {
+    /// List a tenant's members, and (as its admin) change their roles
+    #[command(subcommand)]
+    Members(MembersCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MembersCommand {
+    /// List the tenant's members: email, name, role (needs a role in the tenant)
+    List {
+        /// The tenant's id
+        tenant: String,
+    },
+    /// Give a user a role in the tenant, or change it (needs the admin role)
+    Set(SetMemberArgs),
+    /// Take a member out of the tenant (needs the admin role)
+    Remove {
+        /// The tenant's id
+        tenant: String,
+        /// The member's email
+        #[arg(long, value_name = "EMAIL")]
+        email: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct SetMemberArgs {
+    /// The tenant's id
+    pub tenant: String,
+    /// The user's email (they must have an account)
+    #[arg(long, value_name = "EMAIL")]
+    pub email: String,
+    /// viewer (reads), editor (reads and writes) or admin (everything, and the members)
+    #[arg(long, value_name = "ROLE", value_parser = parse_role)]
+    pub role: Role,
+}
+
+/// `--role`: one of core's role words, so a typo is bad usage (exit 2), not a request.
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(s).ok_or_else(|| format!("{s:?} is not a role: use viewer, editor or admin"))
+}
+
 #[derive(Debug, Args)]
 pub struct RequestArgs {
     /// GET, POST, PUT, PATCH, DELETE...
@@ -242,6 +289,26 @@ mod tests {
             ],
             &["keys", "list", "--json"],
             &["keys", "revoke", "key_1"],
+            &["tenants", "members", "list", "acme", "--json"],
+            &[
+                "tenants",
+                "members",
+                "set",
+                "acme",
+                "--email",
+                "dev@acme.test",
+                "--role",
+                "editor",
+                "--json",
+            ],
+            &[
+                "tenants",
+                "members",
+                "remove",
+                "acme",
+                "--email",
+                "dev@acme.test",
+            ],
             &[
                 "request",
                 "POST",
@@ -277,6 +344,27 @@ mod tests {
     }
 
     #[test]
+    fn member_roles_are_cores_words() {
+        let cli = parse(&[
+            "tenants", "members", "set", "acme", "--email", "e@x", "--role", "viewer",
+        ])
+        .unwrap();
+        let Command::Tenants(TenantsCommand::Members(MembersCommand::Set(args))) = cli.command
+        else {
+            panic!("not members set: {:?}", cli.command);
+        };
+        assert_eq!(
+            (args.tenant.as_str(), args.email.as_str(), args.role),
+            ("acme", "e@x", Role::Viewer)
+        );
+        let e = parse(&[
+            "tenants", "members", "set", "acme", "--email", "e@x", "--role", "owner",
+        ])
+        .unwrap_err();
+        assert!(e.to_string().contains("viewer, editor or admin"), "{e}");
+    }
+
+    #[test]
     fn bad_usage_is_exit_code_2() {
         for args in [
             &["nope"][..],
@@ -295,6 +383,15 @@ mod tests {
             ],
             &["keys", "create", "--name", "x"],
             &["keys", "revoke"],
+            &["tenants", "members", "list"],
+            &["tenants", "members", "set", "acme", "--email", "e@x"],
+            &[
+                "tenants", "members", "set", "acme", "--email", "e@x", "--role", "owner",
+            ],
+            &[
+                "tenants", "members", "set", "acme", "--email", "e@x", "--role", "Admin",
+            ],
+            &["tenants", "members", "remove", "acme"],
             &["request", "GET"],
             &[],
         ] {

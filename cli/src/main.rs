@@ -1,4 +1,4 @@
-//! The `edgeauth` command-line client: sign in to an edgeauth worker, manage API keys, send signed requests.
+//! The `edgeauth` command-line client: sign in to an edgeauth worker, manage API keys and tenant members, send signed requests.
 #![forbid(unsafe_code)]
 
 mod api;
@@ -26,6 +26,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Auth(c) => commands::auth::run(&mut app, c),
         Command::Keys(c) => commands::keys::run(&mut app, c),
+        Command::Tenants(c) => commands::tenants::run(&mut app, c),
         Command::Request(args) => commands::request::run(&mut app, args),
         Command::Config(c) => commands::profiles::run(&mut app, c),
     }

@@ -253,9 +253,14 @@ pub fn keys_table(keys: &[Value], now: i64) -> String {
             ]
         })
         .collect();
-    let header = ["ID", "NAME", "PREFIX", "SCOPES", "EXPIRES"].map(String::from);
+    table(["ID", "NAME", "PREFIX", "SCOPES", "EXPIRES"], &rows)
+}
+
+/// Columns padded to their widest cell, two spaces apart, under a header.
+fn table<const N: usize>(header: [&str; N], rows: &[[String; N]]) -> String {
+    let header = header.map(String::from);
     let mut widths = header.clone().map(|h| h.chars().count());
-    for row in &rows {
+    for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
         }
@@ -272,6 +277,34 @@ pub fn keys_table(keys: &[Value], now: i64) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// `tenants members list`, for people: email, name and role of each member.
+pub fn members_table(tenant: &str, members: &[Value]) -> String {
+    if members.is_empty() {
+        return format!("No members in {tenant}.");
+    }
+    let rows: Vec<[String; 3]> = members
+        .iter()
+        .map(|m| {
+            [
+                str_of(m, "email").unwrap_or("").to_string(),
+                str_of(m, "name").unwrap_or("").to_string(),
+                str_of(m, "role").unwrap_or("").to_string(),
+            ]
+        })
+        .collect();
+    table(["EMAIL", "NAME", "ROLE"], &rows)
+}
+
+/// `tenants members set` and `remove`, for people: the `{tenant, email, role}` answer in words.
+pub fn membership_text(answer: &Value) -> String {
+    let tenant = str_of(answer, "tenant").unwrap_or("?");
+    let email = str_of(answer, "email").unwrap_or("?");
+    match str_of(answer, "role") {
+        Some(role) => format!("{email} is now {role} in {tenant}."),
+        None => format!("Removed {email} from {tenant}."),
+    }
 }
 
 /// `auth token-info --json` for a JWT.
@@ -504,6 +537,37 @@ mod tests {
         );
         assert!(lines[2].ends_with("in 30 d"), "{t}");
         assert!(keys_table(&[], NOW).contains("keys create"));
+    }
+
+    #[test]
+    fn members_for_people() {
+        let members = vec![
+            json!({"email": "ops@acme.test", "name": "Ops", "role": "admin"}),
+            json!({"email": "dev@acme.test", "name": "Dev Person", "role": "viewer"}),
+        ];
+        let t = members_table("acme", &members);
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(
+            lines,
+            [
+                "EMAIL          NAME        ROLE",
+                "ops@acme.test  Ops         admin",
+                "dev@acme.test  Dev Person  viewer",
+            ],
+            "{t}"
+        );
+        assert_eq!(members_table("acme", &[]), "No members in acme.");
+
+        let set = json!({"tenant": "acme", "email": "dev@acme.test", "role": "editor"});
+        assert_eq!(
+            membership_text(&set),
+            "dev@acme.test is now editor in acme."
+        );
+        let removed = json!({"tenant": "acme", "email": "dev@acme.test", "role": null});
+        assert_eq!(
+            membership_text(&removed),
+            "Removed dev@acme.test from acme."
+        );
     }
 
     #[test]

@@ -221,6 +221,29 @@ export class EdgeAuthClient {
   }
 
   /**
+   * `GET /v1/tenants/{tenant}/members`: the members, as an array of
+   * `{email, name, role}`. The endpoint answers `{members: [...]}`; the array
+   * also answers to `.members`, so both readings work.
+   */
+  async listMembers(tenant) {
+    const { members } = parse(await settle(this.#engine.listMembers(String(tenant))));
+    Object.defineProperty(members, "members", { value: members, enumerable: false });
+    return members;
+  }
+
+  /**
+   * `PUT /v1/tenants/{tenant}/members`: gives `email` the role `"viewer"`,
+   * `"editor"` or `"admin"` there, or removes them with `null`. Resolves to
+   * `{tenant, email, role}`. A forgotten `role` (undefined) is refused here
+   * rather than read as "remove".
+   */
+  async setMemberRole(tenant, email, role) {
+    if (role === undefined) throw invalidField("role: viewer, editor, admin, or null to remove the member");
+    const wire = role === null ? undefined : String(role);
+    return parse(await settle(this.#engine.setMemberRole(String(tenant), String(email), wire)));
+  }
+
+  /**
    * `fetch` with the bearer attached (refreshed when under 5 minutes remain),
    * signed when `init.sign` (or the client's `sign` option) says so. Resolves
    * to the `Response` whatever its status; rejects with `EdgeAuthError` when

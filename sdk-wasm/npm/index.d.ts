@@ -68,6 +68,26 @@ export interface CreatedApiKey extends ApiKey {
 /** The keys as an array, which also answers to `.keys` (the endpoint's `{keys}`). */
 export type ApiKeyList = ApiKey[] & { readonly keys: ApiKey[] };
 
+/** A user's role in a tenant. */
+export type Role = "viewer" | "editor" | "admin";
+
+/** A member of a tenant, as `listMembers` lists them. */
+export interface Member {
+  email: string;
+  name: string;
+  role: Role;
+}
+
+/** The members as an array, which also answers to `.members` (the endpoint's `{members}`). */
+export type MemberList = Member[] & { readonly members: Member[] };
+
+/** The answer to `setMemberRole`: the member's role in the tenant now (`null`: removed). */
+export interface Membership {
+  tenant: string;
+  email: string;
+  role: Role | null;
+}
+
 /** The three request-signing headers (seed 002's scheme). */
 export interface SignatureHeaders {
   "x-cli-signature": string;
@@ -148,6 +168,14 @@ export class EdgeAuthClient {
   listApiKeys(): Promise<ApiKeyList>;
   getApiKey(id: string): Promise<ApiKey>;
   revokeApiKey(id: string): Promise<void>;
+  /** `GET /v1/tenants/{tenant}/members`; needs a role in the tenant (else 403 `tenant_denied`). */
+  listMembers(tenant: string): Promise<MemberList>;
+  /**
+   * `PUT /v1/tenants/{tenant}/members`; `null` removes the member. Needs the admin role
+   * (else 403 `tenant_denied`); an unknown email is 404 `not_found`; the last admin
+   * demoting or removing themselves is 409 `last_admin`.
+   */
+  setMemberRole(tenant: string, email: string, role: Role | null): Promise<Membership>;
   /**
    * `fetch` to a path under `baseUrl` (or a URL under it; other origins are refused)
    * with the bearer attached, refreshed first when less than 5 minutes remain.

@@ -217,6 +217,24 @@ impl<P: Platform, S: SessionStore> Client<P, S> {
         self.authed_json("DELETE", &path, None).await.map(drop)
     }
 
+    /// `GET /v1/tenants/{tenant}/members` (`{members: [{email, name, role}]}`).
+    pub async fn list_members(&self, tenant: &str) -> Result<String, SdkError> {
+        self.authed_json("GET", &members_path(tenant)?, None).await
+    }
+
+    /// `PUT /v1/tenants/{tenant}/members`; `role: None` removes the member.
+    /// Answers `{tenant, email, role}`.
+    pub async fn set_member_role(
+        &self,
+        tenant: &str,
+        email: &str,
+        role: Option<&str>,
+    ) -> Result<String, SdkError> {
+        let body = json!({ "email": email, "role": role }).to_string();
+        self.authed_json("PUT", &members_path(tenant)?, Some(body))
+            .await
+    }
+
     /// Sends a request with the bearer attached (refreshed when < 5 min
     /// remain), signed when asked, and hands back the answer whatever its status.
     pub async fn fetch(
@@ -553,7 +571,19 @@ async fn reason_of_401<A: Answer>(answer: &A) -> Option<Reason> {
     Reason::parse(rest.split('"').next()?)
 }
 
-/// Percent-encodes one path segment (an API key id) like `encodeURIComponent`.
+/// The members endpoint of a tenant. An empty id would make the path
+/// `/v1/tenants//members`, which names no tenant: refused here, by field.
+fn members_path(tenant: &str) -> Result<String, SdkError> {
+    if tenant.is_empty() {
+        return Err(SdkError::local(
+            Reason::InvalidField,
+            "tenant: must not be empty",
+        ));
+    }
+    Ok(format!("/v1/tenants/{}/members", path_segment(tenant)))
+}
+
+/// Percent-encodes one path segment (an API key id, a tenant id) like `encodeURIComponent`.
 fn path_segment(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
     for b in raw.bytes() {

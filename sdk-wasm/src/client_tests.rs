@@ -250,6 +250,24 @@ impl FakeServer {
                         (201, json!({"id": "k1", "key": "ea_live_x"}).to_string())
                     }
                     ("DELETE", _) => (204, String::new()),
+                    ("GET", "/v1/tenants/ac%2Fme/members") => (
+                        200,
+                        json!({"members": [{"email": "a@example.com", "name": "A", "role": "admin"}]})
+                            .to_string(),
+                    ),
+                    ("PUT", "/v1/tenants/ac%2Fme/members") => (
+                        200,
+                        json!({"tenant": "ac/me", "email": body["email"], "role": body["role"]})
+                            .to_string(),
+                    ),
+                    (_, "/v1/tenants/other/members") => refusal(Reason::TenantDenied),
+                    // Spelled out: a reason this SDK's core may not know yet must still come through.
+                    ("PUT", "/v1/tenants/solo/members") => (
+                        409,
+                        json!({"error": {"code": "CONFLICT", "reason": "last_admin",
+                            "message": "the last admin of a tenant cannot leave it"}})
+                        .to_string(),
+                    ),
                     _ => (200, json!({"path": path}).to_string()),
                 }
             }
@@ -799,6 +817,75 @@ fn api_keys_go_through_the_session() {
     assert_eq!(listed["keys"], json!([]));
     block_on(c.revoke_api_key("k1/../x")).unwrap();
     assert_eq!(server.count("DELETE", "/v1/api-keys/k1%2F..%2Fx"), 1);
+}
+
+fn json_body(seen: &Seen) -> Value {
+    match &seen.body {
+        Body::Text(t) => serde_json::from_str(t).unwrap(),
+        other => panic!("not a text body: {other:?}"),
+    }
+}
+
+#[test]
+fn members_go_through_the_session_with_the_tenant_encoded() {
+    let server = FakeServer::new();
+    let c = client(&server);
+    block_on(c.login(LOGIN.into())).unwrap();
+    let listed: Value = serde_json::from_str(&block_on(c.list_members("ac/me")).unwrap()).unwrap();
+    assert_eq!(listed["members"][0]["role"], "admin");
+    let seen = server.last("/v1/tenants/ac%2Fme/members");
+    assert_eq!(seen.method, "GET");
+    assert!(bearer_of(&seen).starts_with("Bearer "));
+
+    let set: Value = serde_json::from_str(
+        &block_on(c.set_member_role("ac/me", "b@example.com", Some("editor"))).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        set,
+        json!({"tenant": "ac/me", "email": "b@example.com", "role": "editor"})
+    );
+    let seen = server.last("/v1/tenants/ac%2Fme/members");
+    assert_eq!(seen.method, "PUT");
+    assert_eq!(seen.header("content-type"), Some("application/json"));
+    assert_eq!(
+        json_body(&seen),
+        json!({"email": "b@example.com", "role": "editor"})
+    );
+
+    // Removing is `role: null`, sent as such (not left out).
+    block_on(c.set_member_role("ac/me", "b@example.com", None)).unwrap();
+    let body = json_body(&server.last("/v1/tenants/ac%2Fme/members"));
+    assert_eq!(body, json!({"email": "b@example.com", "role": null}));
+    assert_eq!(server.count("PUT", "/v1/tenants/ac%2Fme/members"), 2);
+}
+
+#[test]
+fn member_refusals_keep_the_contracts_reason_and_the_session() {
+    let server = FakeServer::new();
+    let c = client(&server);
+    block_on(c.login(LOGIN.into())).unwrap();
+    let e = block_on(c.list_members("other")).unwrap_err();
+    assert_eq!(
+        (e.status, e.code.as_str(), e.reason.as_str()),
+        (403, "FORBIDDEN", "tenant_denied")
+    );
+    let e = block_on(c.set_member_role("solo", "a@example.com", Some("viewer"))).unwrap_err();
+    assert_eq!(
+        (e.status, e.code.as_str(), e.reason.as_str()),
+        (409, "CONFLICT", "last_admin")
+    );
+    assert!(
+        block_on(c.session()).is_some(),
+        "a refusal in a tenant is no sign-out"
+    );
+
+    // An empty tenant id names no tenant: refused here, nothing sent.
+    let sent = server.log.borrow().len();
+    let e = block_on(c.list_members("")).unwrap_err();
+    assert_eq!(e.reason, "invalid_field");
+    assert!(e.message.starts_with("tenant:"), "{}", e.message);
+    assert_eq!(server.log.borrow().len(), sent);
 }
 
 #[test]

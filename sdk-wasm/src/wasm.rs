@@ -367,6 +367,23 @@ impl Engine {
         })
     }
 
+    #[wasm_bindgen(js_name = listMembers)]
+    pub fn list_members(&self, tenant: String) -> Promise {
+        promise(&self.client, |c| async move {
+            c.list_members(&tenant).await.map(json_or_undefined)
+        })
+    }
+
+    /// `role`: `None` (JS `null`) removes the member.
+    #[wasm_bindgen(js_name = setMemberRole)]
+    pub fn set_member_role(&self, tenant: String, email: String, role: Option<String>) -> Promise {
+        promise(&self.client, |c| async move {
+            c.set_member_role(&tenant, &email, role.as_deref())
+                .await
+                .map(json_or_undefined)
+        })
+    }
+
     /// `kind`: 0 no body, 1 string, 2 bytes, 3 another replayable body, 4 a stream.
     pub fn fetch(
         &self,

@@ -1,11 +1,12 @@
 // The console page (/console/): signed out, the sign-in and account forms; signed in, the session
-// panel, API keys and the request playground. Every call goes through the SDK's client.
+// panel, API keys, tenant members and the request playground. Every call goes through the SDK's client.
 import { announce, clone, focus, refuseFraming, show, slot } from "./view.js";
 import { describe } from "./errors.js";
 import { client, describeSession, keepSession, sessionPersists } from "./session.js";
 import { showAccount, showSignIn } from "./sign-in.js";
 import { sessionPanel } from "./session-panel.js";
 import { apiKeys } from "./api-keys.js";
+import { members } from "./members.js";
 import { playground } from "./playground.js";
 
 const view = document.getElementById("view");
@@ -37,7 +38,7 @@ async function sessionRefused(error) {
 
 function showSignedIn(session) {
   const content = clone("signed-in-view");
-  const [sessionSection, keysSection, playgroundSection] = content.querySelectorAll("section");
+  const [sessionSection, keysSection, membersSection, playgroundSection] = content.querySelectorAll("section");
   panel?.stop();
   panel = sessionPanel(sessionSection);
   panel.update(session);
@@ -46,6 +47,7 @@ function showSignedIn(session) {
   const tenants = Object.keys(who.tenants);
   slot(keysSection, "own-tenants").textContent = tenants.length ? `Yours: ${tenants.join(", ")}.` : "";
   apiKeys(keysSection, { onSessionRefused: sessionRefused });
+  members(membersSection, { tenants, onSessionRefused: sessionRefused });
   playground(playgroundSection);
   show(view, content);
 }

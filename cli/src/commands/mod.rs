@@ -4,3 +4,4 @@ pub mod auth;
 pub mod keys;
 pub mod profiles;
 pub mod request;
+pub mod tenants;
