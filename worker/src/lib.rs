@@ -19,6 +19,7 @@ mod nonces;
 mod password;
 mod routes;
 mod signature;
+mod sql;
 mod standing;
 mod store;
 mod tenants;
