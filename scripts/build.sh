@@ -134,6 +134,10 @@ build_console() {
     cp "$pkg/$file" "$out/sdk/$file"
   done
   [[ -f "$out/sdk/$entry" ]] || { echo "build: console: $pkg/$entry is missing" >&2; exit 1; }
+  # The OpenAPI document, compact, beside the console: the worker answers GET /openapi.json
+  # from the assets, so the document adds nothing to the wasm.
+  node -e 'process.stdout.write(JSON.stringify(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"))))' \
+    core/openapi.json >www/dist/openapi.json
   cat >"$out/js/sdk.js" <<EOF
 // Written by scripts/build.sh: the SDK's web build (edgeauth-sdk $(node -p 'require(process.argv[1]).version' "$ROOT/$pkg/package.json")), the console's only client.
 export { EdgeAuthClient, EdgeAuthError, signRequest, decodeToken } from "../sdk/$entry";

@@ -7,5 +7,6 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 bash scripts/setup.sh
-bash scripts/build.sh
+# Serving needs the worker and the console (on the SDK), not the CLI: `npm test` builds that.
+bash scripts/build.sh worker sdk console
 exec node scripts/dev.mjs "$@"

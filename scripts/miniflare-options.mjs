@@ -44,6 +44,13 @@ export const OPTIONAL_VARS = Object.freeze([
   "FORWARD_AUTHORIZATION",
   "POLICY",
   "TENANT_ADMINS",
+  "REQUIRE_VERIFIED_EMAIL",
+  // Email delivery. Without EMAIL_API_URL, development keeps messages in the local
+  // mailbox (GET /v1/dev/mailbox?to=); EMAIL_API_KEY is a secret in a deployment.
+  "EMAIL_API_URL",
+  "EMAIL_API_KEY",
+  "EMAIL_FROM",
+  "EMAIL_PRODUCT_NAME",
 ]);
 
 export const VAR_NAMES = Object.freeze([...Object.keys(DEVELOPMENT_VARS), ...OPTIONAL_VARS]);

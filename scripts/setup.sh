@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs what building and testing edgeauth needs; quick when all is there.
-#   scripts/setup.sh            Rust wasm target and tools, npm packages
+#   scripts/setup.sh            Rust wasm target and tools, npm packages, schemathesis (.venv/)
 #   scripts/setup.sh --browser  and Debian's chromium, for the console's browser tests
 # Nothing here downloads a prebuilt binary: Rust tools come from crates.io via
-# `cargo install`, JS tools from npm, chromium from apt.
+# `cargo install`, JS tools from npm, Python tools from PyPI (pip), chromium from apt.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -90,6 +90,27 @@ if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules
   step "npm packages" "installed (npm ci)"
 else
   step "npm packages" "present"
+fi
+
+# schemathesis, for the fuzz run (scripts/fuzz/run.mjs), in a virtualenv of its own (.venv/)
+# with every version pinned by tests/fuzz/requirements.txt. The stamp is that file's hash:
+# an up-to-date venv costs no Python start and no pip call.
+fuzz_requirements="tests/fuzz/requirements.txt"
+fuzz_stamp=".venv/.requirements-sha256"
+fuzz_hash="$(sha256sum "$fuzz_requirements" | cut -d' ' -f1)"
+schemathesis_version="$(sed -n 's/^schemathesis==//p' "$fuzz_requirements")"
+if [[ -x .venv/bin/schemathesis && -f "$fuzz_stamp" && "$(cat "$fuzz_stamp")" == "$fuzz_hash" ]]; then
+  step "schemathesis" "$schemathesis_version present (.venv/)"
+else
+  need python3 "install Python 3.10 or later, with its venv module, for the fuzz run"
+  if ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 10))'; then
+    echo "setup: $(python3 --version) is too old for schemathesis: 3.10 or later is needed" >&2
+    exit 1
+  fi
+  [[ -x .venv/bin/python ]] || python3 -m venv .venv
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --requirement "$fuzz_requirements"
+  printf '%s\n' "$fuzz_hash" >"$fuzz_stamp"
+  step "schemathesis" "$schemathesis_version installed (.venv/)"
 fi
 
 if (( BROWSER )); then

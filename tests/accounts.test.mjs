@@ -12,7 +12,7 @@ import { CODES } from "./contract.mjs";
 
 const RFC3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/;
 const REFRESH_TOKEN = /^ea_rt_[0-9A-Za-z]{32,}$/;
-const USER_KEYS = ["email", "id", "name", "roles", "tenants"];
+const USER_KEYS = ["email", "email_verified", "id", "name", "roles", "tenants"];
 const TOKEN_ANSWER_KEYS = ["expires_at", "refresh_expires_at", "refresh_token", "token", "user"];
 const WHOAMI_KEYS = ["kind", "subject", "email", "name", "scopes", "tenants", "expires_at", "key_id"];
 

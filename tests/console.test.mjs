@@ -425,7 +425,7 @@ describe("console", () => {
       const start = async (clientName) => {
         const res = await worker.fetch("/v1/auth/device/code", {
           method: "POST",
-          headers: { "content-type": "application/json" },
+          headers: { "content-type": "application/json", "cf-connecting-ip": "203.0.113.7" },
           body: JSON.stringify({ client_name: clientName }),
         });
         assert.equal(res.status, 200);
@@ -446,6 +446,8 @@ describe("console", () => {
       await signIn(page, user);
       await page.getByText("edgeauth CLI on build-7", { exact: true }).waitFor();
       await page.getByText(first.user_code, { exact: true }).waitFor();
+      // Where the request came from is edgeauth's word, not the device's.
+      await page.getByText(/^203\.0\.113\.7/).waitFor();
       assert.ok((await scrollWidth(page)) <= PHONE.width);
       await screenshot(page, "device-decision");
       await page.getByRole("button", { name: "Approve" }).click();
@@ -508,7 +510,9 @@ describe("console with a 20-second access token", () => {
     await worker?.dispose();
   });
 
-  test("two tabs of one browser stay signed in across several renewals", { timeout: 150_000 }, async () => {
+  // The console keeps its session in cookie mode (SPEC "Browser sessions in a cookie"): the
+  // refresh token is an HttpOnly cookie both tabs send, the access token is in memory.
+  test("two tabs of one browser stay signed in across several renewals, by the refresh cookie", { timeout: 150_000 }, async () => {
     const context = await browser.newContext();
     try {
       const user = newUser("tabs");
@@ -520,13 +524,19 @@ describe("console with a 20-second access token", () => {
       await two.page.goto(`${worker.url}/console/`);
       await two.page.getByRole("button", { name: "Sign out" }).waitFor();
 
-      // Every refresh either tab sends, with the refresh token it presents and the answer.
+      // Every refresh either tab sends, with the refresh cookie it presents and the answer.
       const refreshes = [];
+      const COOKIE = "__Host-edgeauth_rt";
+      const cookieIn = (header) => /(?:^|;\s*)__Host-edgeauth_rt=([^;]*)/.exec(header ?? "")?.[1];
       for (const [tab, { page }] of [one, two].entries()) {
         page.on("request", (request) => {
           if (!request.url().endsWith("/v1/auth/refresh")) return;
-          const entry = { tab, presented: JSON.parse(request.postData() ?? "{}").refresh_token, status: undefined };
+          const entry = { tab, presented: undefined, body: request.postData(), status: undefined };
           refreshes.push(entry);
+          request.allHeaders().then(
+            (headers) => (entry.presented = cookieIn(headers.cookie)),
+            () => {},
+          );
           request.response().then(
             (response) => (entry.status = response?.status()),
             () => {}, // the context closed first
@@ -534,8 +544,18 @@ describe("console with a 20-second access token", () => {
         });
       }
 
+      // Chromium took the __Host- cookie over http://127.0.0.1 (a potentially trustworthy
+      // origin), with SPEC's attributes.
+      const jar = async () => (await context.cookies(worker.url)).find((c) => c.name === COOKIE);
+      const cookie = await jar();
+      assert.ok(cookie, "the browser keeps the refresh cookie");
+      assert.deepEqual(
+        { httpOnly: cookie.httpOnly, secure: cookie.secure, sameSite: cookie.sameSite, path: cookie.path },
+        { httpOnly: true, secure: true, sameSite: "Strict", path: "/" },
+      );
+      assert.match(cookie.value, /^ea_rt_[0-9A-Za-z]{32,}$/);
+
       const refreshTokens = new Set();
-      const stored = async () => JSON.parse(await one.page.evaluate(() => localStorage.getItem("edgeauth.session")));
       const send = async (page) => {
         const [answer] = await Promise.all([
           page.waitForResponse((response) => new URL(response.url()).pathname === "/api/me"),
@@ -550,7 +570,7 @@ describe("console with a 20-second access token", () => {
         // Both tabs at once: each use needs a renewal (under 5 minutes always remain).
         await Promise.all([send(one.page), send(two.page)]);
         if (round === 3) await two.page.reload();
-        refreshTokens.add((await stored()).refresh_token);
+        refreshTokens.add((await jar()).value);
         await sleep(6_000);
       }
 
@@ -564,14 +584,33 @@ describe("console with a 20-second access token", () => {
       assert.ok(refreshes.length >= 6, `${refreshes.length} refreshes`);
       assert.deepEqual(new Set(refreshes.map((r) => r.tab)), new Set([0, 1]), "both tabs renewed the session");
       assert.deepEqual(refreshes.filter((r) => r.status !== undefined && r.status !== 200), [], "every refresh was answered 200");
-      // The tabs took turns: neither presented a refresh token the other had already spent
-      // (the worker's grace window is for accidents, not the plan).
+      assert.deepEqual(refreshes.map((r) => r.body ?? null).filter(Boolean), [], "no refresh token in any request body");
+      // The tabs took turns (a Web Lock, and the fresh token shared between them): neither
+      // presented a refresh cookie already spent (the grace window is for accidents).
       const presented = refreshes.map((r) => r.presented);
+      assert.ok(presented.every(Boolean), "every refresh sent the cookie");
       assert.equal(new Set(presented).size, presented.length, "no refresh token was presented twice");
+
+      // No script of the page can read the refresh token: not in document.cookie, not in
+      // storage, not in the page; the session is in memory and the cookie is HttpOnly.
+      const live = (await jar()).value;
+      for (const { page } of [one, two]) {
+        const seen = await page.evaluate(() => ({
+          cookie: document.cookie,
+          stored: [localStorage, sessionStorage].flatMap((s) => Object.keys(s).map((k) => `${k}=${s.getItem(k)}`)),
+        }));
+        assert.ok(!seen.cookie.includes("edgeauth_rt") && !seen.cookie.includes(live), `document.cookie: ${seen.cookie}`);
+        // Storage holds only the SDK's hint that a cookie session exists (no token).
+        assert.deepEqual(seen.stored, ["edgeauth.session=cookie"], "no token in localStorage or sessionStorage");
+        assert.ok(!(await everythingKept(page)).includes("ea_rt_"), "no refresh token anywhere in the page");
+      }
+
       // The session the tabs hold is live: no renewal was taken for theft.
-      const { token } = await stored();
-      const whoami = await worker.fetch("/v1/auth/whoami", { headers: { authorization: `Bearer ${token}` } });
-      assert.equal(whoami.status, 200, await whoami.text());
+      const check = await worker.fetch("/v1/auth/refresh", {
+        method: "POST",
+        headers: { "x-edgeauth-session": "cookie", origin: worker.url, cookie: `${COOKIE}=${live}` },
+      });
+      assert.equal(check.status, 200, await check.text());
       await screenshot(one.page, "two-tabs");
       for (const { problems } of [one, two]) {
         assert.deepEqual(problems.scriptErrors, []);

@@ -187,3 +187,53 @@ describe("bodies", () => {
     await expectError(res, 413, "payload_too_large");
   });
 });
+
+describe("device login cannot be used for phishing", () => {
+  const post = (path, body, headers = {}) =>
+    w.fetch(path, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) });
+
+  test("a client name with control or bidi characters is refused", async () => {
+    for (const name of ["evil\u202Eexe.sh", "a\u2066b", "line\nbreak", "zero\u200Bwidth"]) {
+      await expectError(await post("/v1/auth/device/code", { client_name: name }), 400, "invalid_field");
+    }
+    assert.equal((await post("/v1/auth/device/code", { client_name: "Łódź build-7 ✓" })).status, 200);
+  });
+
+  test("the approval lookup says where and when the request came from", async () => {
+    const started = Date.now();
+    const code = await (await post("/v1/auth/device/code", { client_name: "ci" }, { "cf-connecting-ip": "198.51.100.23" })).json();
+    const res = await w.fetch(`/v1/auth/device/lookup?user_code=${code.user_code}`, { headers: bearer(user.token) });
+    assert.equal(res.status, 200);
+    const found = await res.json();
+    assert.equal(found.client_name, "ci");
+    assert.equal(found.requested_from.ip, "198.51.100.23");
+    assert.ok("country" in found.requested_from);
+    assert.ok(Math.abs(Date.parse(found.requested_at) - started) < 5_000, found.requested_at);
+  });
+
+  test("user-code guesses are limited per user (429), and the right code then waits too", async () => {
+    const guesser = await signUp(w);
+    const code = await (await post("/v1/auth/device/code", { client_name: "target" })).json();
+    const letters = "BCDFGHJKLMNPQRSTVWXZ";
+    let refused;
+    for (let i = 0; i < 12; i++) {
+      const guess = `${letters[i]}${letters[i]}${letters[i]}${letters[i]}-ZZZZ`;
+      const res = i % 2
+        ? await w.fetch(`/v1/auth/device/lookup?user_code=${guess}`, { headers: bearer(guesser.token) })
+        : await post("/v1/auth/device/approve", { user_code: guess, approve: true }, bearer(guesser.token));
+      if (res.status === 429) {
+        refused = { i, retry: res.headers.get("retry-after") };
+        await expectError(res, 429, "rate_limited");
+        break;
+      }
+      await expectError(res, 404, "not_found");
+    }
+    assert.equal(refused?.i, 10, "the 11th unknown code is refused");
+    assert.ok(Number(refused.retry) > 0);
+    const right = await w.fetch(`/v1/auth/device/lookup?user_code=${code.user_code}`, { headers: bearer(guesser.token) });
+    await expectError(right, 429, "rate_limited");
+    // Another user is not held back by this one's guesses.
+    const other = await w.fetch(`/v1/auth/device/lookup?user_code=${code.user_code}`, { headers: bearer(user.token) });
+    assert.equal(other.status, 200);
+  });
+});

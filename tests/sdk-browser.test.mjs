@@ -199,3 +199,83 @@ test("two tabs sharing localStorage: one refresh between them, and sign-in and s
     await context.close();
   }
 });
+
+// SPEC "Browser sessions in a cookie", across origins: the app on one origin, the worker on
+// another of the same site (127.0.0.1, another port) that ALLOWED_ORIGINS names. The
+// refresh token is the worker's HttpOnly cookie; the tabs share the access token.
+test("cookie mode across origins: two tabs, one refresh between them, nothing for scripts to read", { timeout: 60_000 }, async () => {
+  const cookieWorker = await startWorker({ vars: { ALLOWED_ORIGINS: siteUrl, ACCESS_TTL_S: "20" } });
+  const context = await browser.newContext();
+  try {
+    const refreshes = [];
+    context.on("request", (request) => {
+      if (request.method() === "POST" && new URL(request.url()).pathname === "/v1/auth/refresh") {
+        refreshes.push(request.postData() ?? "");
+      }
+    });
+    const a = await open(context, "plain.html");
+    const b = await open(context, "plain.html");
+    const setUp = (tab) =>
+      tab.evaluate((baseUrl) => {
+        window.events = [];
+        window.client = new window.sdk.EdgeAuthClient({ baseUrl, session: "cookie" });
+        window.client.onSessionChange((session, event) => window.events.push(event));
+      }, cookieWorker.url);
+    await setUp(a.tab);
+    await setUp(b.tab);
+
+    const email = `cookie-tabs-${randomBytes(4).toString("hex")}@example.com`;
+    const session = await a.tab.evaluate(async (email) => {
+      await window.client.register({ email, password: "correct horse battery", name: "Cookie Tabs" });
+      return window.client.login({ email, password: "correct horse battery" });
+    }, email);
+    assert.equal(session.refresh_token, undefined, "the session a script sees has no refresh token");
+    // B hears of the sign-in over the BroadcastChannel, and uses the same session.
+    await b.tab.waitForFunction(() => window.events.includes("signed_in"), null, { timeout: 5_000 });
+    assert.equal(await b.tab.evaluate(async () => (await window.client.whoami()).email), email);
+
+    const [cookie] = (await context.cookies(cookieWorker.url)).filter((c) => c.name === "__Host-edgeauth_rt");
+    assert.ok(cookie, "the worker's cookie is kept for the worker's origin");
+    assert.equal(cookie.httpOnly, true);
+    assert.equal(cookie.sameSite, "Strict");
+
+    // 20-second tokens are always due: both tabs at once, one refresh, and no body in it.
+    refreshes.length = 0;
+    const burst = (tab) =>
+      tab.evaluate(async () => (await Promise.all(Array.from({ length: 5 }, () => window.client.fetch("/api/me")))).map((r) => r.status));
+    const [fromA, fromB] = await Promise.all([burst(a.tab), burst(b.tab)]);
+    assert.deepEqual([...fromA, ...fromB], Array(10).fill(200));
+    assert.equal(refreshes.length, 1, `one refresh between the two tabs, saw ${refreshes.length}`);
+    assert.deepEqual(refreshes, [""], "the refresh token went as the cookie, not in a body");
+
+    // Nothing a script of the app can reach holds the refresh token.
+    const rotated = (await context.cookies(cookieWorker.url)).find((c) => c.name === "__Host-edgeauth_rt").value;
+    for (const { tab } of [a, b]) {
+      const reachable = await tab.evaluate(async () =>
+        JSON.stringify({
+          cookie: document.cookie,
+          local: Object.entries(localStorage),
+          session: Object.entries(sessionStorage),
+          held: await window.client.getSession(),
+        }),
+      );
+      assert.ok(!reachable.includes(rotated) && !reachable.includes(cookie.value) && !reachable.includes("ea_rt_"), reachable);
+    }
+
+    // A reload resumes from the cookie; B keeps its session all along.
+    await a.tab.reload();
+    await a.tab.waitForFunction(() => window.ready === true);
+    await setUp(a.tab);
+    assert.equal(await a.tab.evaluate(async () => (await window.client.whoami()).email), email);
+    assert.equal(await b.tab.evaluate(async () => (await window.client.fetch("/api/me")).status), 200);
+    assert.ok(!(await b.tab.evaluate(() => window.events)).includes("signed_out"), "no tab signed another out");
+
+    await a.tab.evaluate(() => window.client.logout());
+    await b.tab.waitForFunction(() => window.events.includes("signed_out"), null, { timeout: 5_000 });
+    assert.equal((await context.cookies(cookieWorker.url)).filter((c) => c.name === "__Host-edgeauth_rt").length, 0, "logout cleared the cookie");
+    assert.deepEqual([...a.errors, ...b.errors], [], "no script errors");
+  } finally {
+    await context.close();
+    await cookieWorker.dispose();
+  }
+});

@@ -1,5 +1,5 @@
 // Tenant roles, decided by the gate over live grants: an operator seeds a tenant's first
-// admin (TENANT_ADMINS), admins manage members with GET/PUT /v1/tenants/{tenant}/members,
+// admin (TENANT_ADMINS, granted once that address is verified), admins manage members with GET/PUT /v1/tenants/{tenant}/members,
 // and every credential of a member (access token, API key) acts with the role the
 // Directory holds now, never the one it was issued with.
 import assert from "node:assert/strict";
@@ -22,9 +22,24 @@ const bearer = (t) => ({ authorization: `Bearer ${t}` });
 let n = 0;
 const fresh = (name) => `${name}-${Date.now().toString(36)}-${n++}@acme.test`;
 
+/**
+ * Follows the verification link that registration sent to `email` (the development
+ * mailbox): TENANT_ADMINS grants its role only to a verified address.
+ */
+async function verifyEmail(w, email) {
+  const mailbox = await w.fetch(`/v1/dev/mailbox?to=${encodeURIComponent(email)}`);
+  assert.equal(mailbox.status, 200);
+  const { messages } = await mailbox.json();
+  const link = messages.map((m) => m.link).find((l) => l.includes("/console/verify#"));
+  const token = new URLSearchParams(new URL(link).hash.slice(1)).get("token");
+  const res = await w.fetch("/v1/auth/email/verify", json({ token }));
+  assert.equal(res.status, 200, await res.text());
+}
+
 async function signIn(email) {
   const password = "correct horse battery";
-  await worker.fetch("/v1/auth/register", json({ email, password, name: email.split("@")[0] }));
+  const registered = await worker.fetch("/v1/auth/register", json({ email, password, name: email.split("@")[0] }));
+  if (registered.status === 201) await verifyEmail(worker, email);
   const res = await worker.fetch("/v1/auth/token", json({ email, password }));
   assert.equal(res.status, 200);
   return res.json();
@@ -122,7 +137,8 @@ describe("members", () => {
     try {
       const reg = async (email) => {
         const password = "correct horse battery";
-        await w.fetch("/v1/auth/register", json({ email, password, name: "x" }));
+        assert.equal((await w.fetch("/v1/auth/register", json({ email, password, name: "x" }))).status, 201);
+        await verifyEmail(w, email);
         return (await w.fetch("/v1/auth/token", json({ email, password }))).json();
       };
       const put = (token, email, role) =>

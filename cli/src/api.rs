@@ -3,11 +3,11 @@
 use std::cell::Cell;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use edgeauth_core::client::{Attempt, Refusal, Retries, Retry, ServerClock as Estimate};
 use edgeauth_core::secret::Secret;
-use edgeauth_core::{signing, time, Reason};
+use edgeauth_core::{signing, Reason};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use serde_json::Value;
 use ureq::http;
 use zeroize::Zeroize;
 
@@ -29,33 +29,27 @@ pub fn local_now_s() -> i64 {
     i64::try_from(local_now_ms() / 1000).unwrap_or(i64::MAX)
 }
 
-/// The server's clock as learned from its `Date` headers: signatures carry
-/// the server's time, so a machine whose clock is off still signs acceptably.
+/// The server's clock as learned from its `Date` headers (the client core's estimate, in
+/// the CLI's unsigned milliseconds): signatures carry the server's time, so a machine
+/// whose clock is off still signs acceptably.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ServerClock {
-    offset_ms: i64,
-    known: bool,
-}
+pub struct ServerClock(Estimate);
 
 impl ServerClock {
-    /// Learns from a `Date` header received at `local_ms`. `Date` has
-    /// whole seconds, so the server's instant is taken as the middle of its second.
+    /// Learns from a `Date` header received at `local_ms`.
     pub fn learn(&mut self, date: &str, local_ms: u64) {
-        if let Some(secs) = time::parse_imf_fixdate(date) {
-            let server_ms = secs.saturating_mul(1000).saturating_add(500);
-            self.offset_ms = server_ms.saturating_sub(i64::try_from(local_ms).unwrap_or(i64::MAX));
-            self.known = true;
-        }
+        self.0
+            .observe(date, i64::try_from(local_ms).unwrap_or(i64::MAX));
     }
 
     pub fn known(&self) -> bool {
-        self.known
+        self.0.known()
     }
 
     /// The server's time now, in Unix milliseconds.
     pub fn now_ms(&self, local_ms: u64) -> u64 {
         let local = i64::try_from(local_ms).unwrap_or(i64::MAX);
-        u64::try_from(local.saturating_add(self.offset_ms)).unwrap_or(0)
+        u64::try_from(self.0.server_now_ms(local)).unwrap_or(0)
     }
 }
 
@@ -128,14 +122,8 @@ impl Answer {
 
     /// The error body, as far as it can be read (any body is accepted: a proxy's HTML page too).
     pub fn refusal(&self) -> ApiRefusal {
-        let v: Value = serde_json::from_slice(&self.body).unwrap_or(Value::Null);
-        let e = &v["error"];
-        let word = |k: &str| e.get(k).and_then(Value::as_str).map(str::to_string);
         ApiRefusal {
-            status: self.status,
-            code: word("code"),
-            reason: word("reason"),
-            message: word("message"),
+            refusal: Refusal::from_answer(self.status, &self.body),
             retry_after_s: self
                 .header("retry-after")
                 .and_then(|s| s.trim().parse().ok()),
@@ -189,19 +177,39 @@ impl Api {
     }
 
     /// Sends a request. A signed request refused with `timestamp_out_of_window`
-    /// is signed again with the clock learned from that answer and sent once more.
+    /// is signed again with the clock learned from that answer and sent once more
+    /// (the client core's retry rule; a refresh for `token_expired` is `App`'s).
     pub fn send(&self, out: &Outgoing<'_>) -> Result<Answer, Failure> {
-        let answer = self.send_once(out)?;
-        let signed = out.sign && out.bearer.is_some();
-        // The refusal's own `Date` has just taught the clock; without one, a retry would fail alike.
-        if signed
-            && answer.status == 401
-            && answer.reason() == Some(Reason::TimestampOutOfWindow)
-            && self.clock.get().known()
-        {
-            return self.send_once(out);
+        let mut retries = Retries::default();
+        loop {
+            let answer = self.send_once(out)?;
+            if answer.status != 401 {
+                return Ok(answer);
+            }
+            let attempt = Attempt {
+                signed: out.sign && out.bearer.is_some(),
+                resendable: true,
+                // `--no-sign` means no: the CLI never signs behind the user's back.
+                signable: false,
+                refreshable: false,
+                // The refusal's own `Date` has just taught the clock; without one, a retry would fail alike.
+                clock_known: self.clock.get().known(),
+            };
+            match retries.after_401(answer.reason(), attempt) {
+                Some(Retry::Reclock) => continue,
+                _ => return Ok(answer),
+            }
         }
-        Ok(answer)
+    }
+
+    /// Whether an answer has told the server's time yet.
+    pub fn clock_known(&self) -> bool {
+        self.clock.get().known()
+    }
+
+    /// The server's time now, Unix ms (the local clock until an answer has told it).
+    pub fn server_now_ms(&self) -> i64 {
+        i64::try_from(self.clock.get().now_ms(local_now_ms())).unwrap_or(i64::MAX)
     }
 
     fn send_once(&self, out: &Outgoing<'_>) -> Result<Answer, Failure> {
@@ -295,6 +303,27 @@ impl Api {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use edgeauth_core::time;
+
+    /// The client core's shared cases, through the CLI's clock (unsigned milliseconds).
+    #[test]
+    fn the_shared_clock_cases() {
+        use edgeauth_core::client::cases::CLOCK_CASES;
+        for case in CLOCK_CASES {
+            let mut clock = ServerClock::default();
+            for (date, local_ms) in case.observations {
+                clock.learn(date, u64::try_from(*local_ms).unwrap());
+            }
+            assert_eq!(clock.known(), case.known, "{}", case.name);
+            let at = 1_700_000_000_000_u64;
+            assert_eq!(
+                clock.now_ms(at) as i64 - at as i64,
+                case.offset_ms,
+                "{}",
+                case.name
+            );
+        }
+    }
 
     #[test]
     fn learns_the_servers_clock_from_date() {

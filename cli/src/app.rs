@@ -2,25 +2,29 @@
 
 use std::io::{self, Write};
 
+use edgeauth_core::client::{Attempt, Retries, Retry, TokenAnswer};
 use edgeauth_core::secret::Secret;
-use edgeauth_core::{time, Reason};
+use edgeauth_core::time;
 use serde_json::Value;
 use zeroize::Zeroize;
 
-use crate::api::{local_now_s, Answer, Api, Outgoing};
+use crate::api::{Answer, Api, Outgoing};
 use crate::args::Cli;
 use crate::config::{config_dir, ConfigDoc, ConfigStore, CredentialKind, DirEnv, StoredCredential};
 use crate::failure::{Failure, Hints};
 use crate::freshness::{plan, token_exp, Facts, Plan};
+use edgeauth_core::terminal::terminal_safe;
+
 use crate::settings::{
     kind_of_bare_credential, locate, resolve_target, Active, EnvSettings, Located, Source, Target,
 };
 use crate::vault::Vault;
 
-/// Prints to stdout; a closed pipe (`| head`) is not an error worth a panic.
+/// Prints to stdout; a closed pipe (`| head`) is not an error worth a panic. Text may hold
+/// what a server sent (names, messages): nothing in it may drive the terminal.
 pub fn emit(text: &str) {
     let mut out = io::stdout().lock();
-    let _ = writeln!(out, "{text}");
+    let _ = writeln!(out, "{}", terminal_safe(text));
     let _ = out.flush();
 }
 
@@ -32,7 +36,7 @@ pub fn emit_json(value: &Value) {
 /// Prints a note for people to stderr.
 pub fn note(text: &str) {
     let mut err = io::stderr().lock();
-    let _ = writeln!(err, "{text}");
+    let _ = writeln!(err, "{}", terminal_safe(text));
 }
 
 /// A request that needs the credential, kept whole so it can be sent again
@@ -84,24 +88,21 @@ pub struct SessionAnswer {
 }
 
 impl SessionAnswer {
+    /// Reads the token answer by the client core's type (the contract's shape, or a
+    /// failure that says how it is not), keeping the JSON for `--json` and the config.
     pub fn parse(answer: &Answer) -> Result<SessionAnswer, Failure> {
         let raw: Value = answer.json()?;
-        let token = raw["token"]
-            .as_str()
-            .map(|t| Secret::new(t.to_string()))
-            .ok_or_else(|| {
-                Failure::Other(format!(
-                    "the server's answer ({}) has no token",
-                    answer.status_line
-                ))
-            })?;
-        let refresh_token = raw["refresh_token"]
-            .as_str()
-            .map(|t| Secret::new(t.to_string()));
+        let text = String::from_utf8_lossy(&answer.body);
+        let parsed = TokenAnswer::parse(&text).map_err(|why| {
+            Failure::Other(format!(
+                "the server's answer ({}): {why}",
+                answer.status_line
+            ))
+        })?;
         Ok(SessionAnswer {
             raw,
-            token,
-            refresh_token,
+            token: parsed.token.clone(),
+            refresh_token: parsed.refresh_token.clone(),
         })
     }
 
@@ -245,7 +246,7 @@ impl App {
                 .and_then(|s| s.refresh_expires_at.as_deref())
                 .and_then(time::parse_rfc3339),
         };
-        match plan(facts, local_now_s()) {
+        match plan(facts, self.api.server_now_ms()) {
             Plan::UseAsIs => Ok(active),
             Plan::RefreshFirst => self.refresh(&active).map(|(fresh, _)| fresh),
         }
@@ -281,14 +282,7 @@ impl App {
             .api
             .send(&Outgoing::new("POST", "/v1/auth/refresh").json(&body))?;
         if !answer.ok() {
-            let refusal = answer.refusal();
-            return Err(match refusal.status {
-                400 | 401 => Failure::Refused {
-                    refusal,
-                    next: format!("session expired: {}", hints.cmd("auth login")),
-                },
-                _ => Failure::from_refusal(refusal, &hints),
-            });
+            return Err(Failure::after_refresh(answer.refusal(), &hints));
         }
         let session = SessionAnswer::parse(&answer)?;
         self.save_session(&session, vault.as_ref())?;
@@ -354,18 +348,30 @@ impl App {
     }
 
     /// Sends a call with the credential. After a 401 `token_expired`, a
-    /// refreshable session is refreshed once and the call sent again.
+    /// refreshable session is refreshed once and the call sent again (the client
+    /// core's retry rule; `Api::send` re-signs a stale timestamp).
     pub fn send_with(&mut self, active: &mut Active, call: &Call) -> Result<Answer, Failure> {
-        let answer = self.send_once(active, call)?;
-        if answer.status == 401
-            && answer.reason() == Some(Reason::TokenExpired)
-            && active.refreshable()
-        {
-            let (fresh, _) = self.refresh(active)?;
-            *active = fresh;
-            return self.send_once(active, call);
+        let mut retries = Retries::default();
+        loop {
+            let answer = self.send_once(active, call)?;
+            if answer.status != 401 {
+                return Ok(answer);
+            }
+            let attempt = Attempt {
+                signed: call.sign,
+                resendable: true,
+                signable: false,
+                refreshable: active.refreshable(),
+                clock_known: self.api.clock_known(),
+            };
+            match retries.after_401(answer.reason(), attempt) {
+                Some(Retry::Refresh) => {
+                    let (fresh, _) = self.refresh(active)?;
+                    *active = fresh;
+                }
+                _ => return Ok(answer),
+            }
         }
-        Ok(answer)
     }
 
     fn send_once(&self, active: &Active, call: &Call) -> Result<Answer, Failure> {
@@ -398,5 +404,55 @@ impl App {
     pub fn whoami(&mut self, active: &mut Active) -> Result<Value, Failure> {
         self.expect_ok(active, &Call::new("GET", "/v1/auth/whoami"))?
             .json()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use edgeauth_core::client::cases::ANSWER_CASES;
+
+    /// The client core's shared cases, through the CLI's session answer, what the config
+    /// keeps of it, and the refresh plan made from that.
+    #[test]
+    fn the_shared_answer_cases() {
+        for case in ANSWER_CASES {
+            let answer = Answer {
+                status: 200,
+                status_line: "HTTP/1.1 200 OK".into(),
+                headers: Default::default(),
+                body: case.text.as_bytes().to_vec(),
+            };
+            match (SessionAnswer::parse(&answer), &case.expect) {
+                (Ok(s), Some(expect)) => {
+                    assert_eq!(
+                        s.refresh_token.is_some(),
+                        expect.has_refresh_token,
+                        "{}",
+                        case.name
+                    );
+                    let stored = s.stored(true);
+                    assert_eq!(
+                        stored.refresh_token.is_some(),
+                        expect.has_refresh_token,
+                        "{}",
+                        case.name
+                    );
+                    let exp = token_exp(s.token.expose())
+                        .or_else(|| stored.expires_at.as_deref().and_then(time::parse_rfc3339));
+                    assert_eq!(exp.map(|e| e * 1000), expect.expires_at_ms, "{}", case.name);
+                    let facts = Facts {
+                        kind: CredentialKind::Session,
+                        exp,
+                        has_refresh_token: true,
+                        refresh_exp: None,
+                    };
+                    let due = plan(facts, case.server_now_ms) == Plan::RefreshFirst;
+                    assert_eq!(due, expect.refresh_due, "{}", case.name);
+                }
+                (Err(f), None) => assert_eq!(f.exit_code(), 1, "{}", case.name),
+                (got, want) => panic!("{}: {:?} vs {want:?}", case.name, got.map(|_| ())),
+            }
+        }
     }
 }

@@ -68,6 +68,15 @@ pub enum AuthCommand {
     Logout,
     /// Revoke the credential on the server (a session, or the API key itself) and forget it here
     Revoke,
+    /// Email a password reset link to an account's address (it works once, for 15 minutes)
+    ResetPassword(ResetPasswordArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ResetPasswordArgs {
+    /// The account's email (asked for at a terminal when missing)
+    #[arg(long, value_name = "EMAIL")]
+    pub email: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -268,6 +277,7 @@ mod tests {
             &["auth", "refresh"],
             &["auth", "logout"],
             &["auth", "revoke"],
+            &["auth", "reset-password", "--email", "e@x"],
             &[
                 "keys",
                 "create",

@@ -1,8 +1,10 @@
 //! Every way a command can fail, the exit code each one gives, and what to tell the user to do next.
 
 use std::fmt;
+use std::ops::{Deref, DerefMut};
 use std::path::PathBuf;
 
+use edgeauth_core::client::{Exchange, Refusal};
 use edgeauth_core::Reason;
 
 /// SPEC's exit codes.
@@ -18,28 +20,27 @@ pub mod exit {
     pub const AUTH: i32 = 4;
 }
 
-/// An error answer of the API, as its body says (`{"error": {code, reason, message}}`).
+/// An error answer of the API: its body as the client core reads it (`status`, `code`,
+/// `reason`, `message`, and what they call for), and `Retry-After`. Exit code 4 is the
+/// core's `refuses_credential` (401/403); "sign in again" is its `ends_session`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ApiRefusal {
-    pub status: u16,
-    /// SPEC's `code`, when the body had one.
-    pub code: Option<String>,
-    /// The wire `reason`, kept as a word so that reasons added later still print.
-    pub reason: Option<String>,
-    pub message: Option<String>,
+    pub refusal: Refusal,
     /// `Retry-After`, in seconds, on a 429.
     pub retry_after_s: Option<u64>,
 }
 
-impl ApiRefusal {
-    /// The reason as core knows it (`None` for an unknown or absent word).
-    pub fn reason(&self) -> Option<Reason> {
-        self.reason.as_deref().and_then(Reason::parse)
-    }
+impl Deref for ApiRefusal {
+    type Target = Refusal;
 
-    /// Whether this answer refuses the credential itself (exit code 4).
-    pub fn refuses_credential(&self) -> bool {
-        matches!(self.status, 401 | 403)
+    fn deref(&self) -> &Refusal {
+        &self.refusal
+    }
+}
+
+impl DerefMut for ApiRefusal {
+    fn deref_mut(&mut self) -> &mut Refusal {
+        &mut self.refusal
     }
 }
 
@@ -48,10 +49,12 @@ impl ApiRefusal {
     /// one the server would take (`malformed_credential`, as the server would say).
     pub fn malformed_credential(why: &str) -> ApiRefusal {
         ApiRefusal {
-            status: 401,
-            code: Some("UNAUTHORIZED".into()),
-            reason: Some(Reason::MalformedCredential.as_str().into()),
-            message: Some(why.to_string()),
+            refusal: Refusal {
+                status: 401,
+                code: Some("UNAUTHORIZED".into()),
+                reason: Some(Reason::MalformedCredential.as_str().into()),
+                message: Some(why.to_string()),
+            },
             retry_after_s: None,
         }
     }
@@ -105,6 +108,19 @@ impl Failure {
             | Failure::ConfigWrite { .. }
             | Failure::Keyring(_)
             | Failure::Other(_) => exit::FAILURE,
+        }
+    }
+
+    /// A refused refresh: when the session is over (the client core's rule: any 401),
+    /// "session expired" and exit code 4; anything else as any error answer.
+    pub fn after_refresh(refusal: ApiRefusal, hints: &Hints) -> Failure {
+        if refusal.ends_session(Exchange::Refresh, true) {
+            Failure::Refused {
+                refusal,
+                next: format!("session expired: {}", hints.cmd("auth login")),
+            }
+        } else {
+            Failure::from_refusal(refusal, hints)
         }
     }
 
@@ -221,11 +237,10 @@ impl Hints {
         } else {
             self.cmd("auth login")
         };
+        // The retries (a refresh for `token_expired`) are behind us: nothing refreshes now.
+        let over = r.ends_session(Exchange::Other, false);
         match r.reason() {
-            Some(
-                TokenExpired | SessionRevoked | RefreshTokenInvalid | RefreshTokenReused
-                | MissingCredential,
-            ) if !self.from_env && !self.api_key => {
+            _ if over && !self.from_env && !self.api_key => {
                 format!("session expired: {}", self.cmd("auth login"))
             }
             Some(InvalidLogin) => "check the email and password and try again".to_string(),
@@ -278,11 +293,38 @@ mod tests {
 
     fn refusal(status: u16, reason: &str) -> ApiRefusal {
         ApiRefusal {
-            status,
-            code: None,
-            reason: Some(reason.to_string()),
-            message: None,
+            refusal: Refusal {
+                status,
+                code: None,
+                reason: Some(reason.to_string()),
+                message: None,
+            },
             retry_after_s: None,
+        }
+    }
+
+    /// The client core's shared cases, through the CLI's failures: exit code 4 for
+    /// 401/403, and "session expired" exactly where the session is over.
+    #[test]
+    fn the_shared_refusal_cases() {
+        use edgeauth_core::client::cases::REFUSAL_CASES;
+        let h = Hints::default();
+        for case in REFUSAL_CASES {
+            let r = ApiRefusal {
+                refusal: Refusal::from_answer(case.status, case.body.as_bytes()),
+                retry_after_s: None,
+            };
+            assert_eq!(r.reason.as_deref(), case.reason, "{}", case.name);
+            let f = match case.exchange {
+                Exchange::Refresh => Failure::after_refresh(r, &h),
+                // The CLI reports a call's refusal once its retries are spent.
+                Exchange::Other if !case.refreshable => Failure::from_refusal(r, &h),
+                Exchange::Other => continue,
+            };
+            let expired = f.to_string().contains("session expired");
+            assert_eq!(expired, case.ends_session, "{}: {f}", case.name);
+            let refused = matches!(case.status, 401 | 403);
+            assert_eq!(f.exit_code() == exit::AUTH, refused, "{}: {f}", case.name);
         }
     }
 
@@ -397,10 +439,10 @@ mod tests {
             .to_string()
             .contains("try again in 30 s"));
         let bare = ApiRefusal {
-            status: 502,
-            code: None,
-            reason: None,
-            message: None,
+            refusal: Refusal {
+                status: 502,
+                ..Refusal::default()
+            },
             retry_after_s: None,
         };
         assert_eq!(

@@ -1,24 +1,20 @@
-//! When a stored session refreshes itself: less than 5 minutes left, and a refresh token that may still work.
+//! When a stored session refreshes itself: the client core's rule (less than 5 minutes
+//! left), and only with a refresh token that may still work.
 
-use edgeauth_core::jwt::Unverified;
+use edgeauth_core::client::{refresh_due, token};
 use serde_json::{Map, Value};
 
 use crate::config::CredentialKind;
 
-/// Refresh when less than this many seconds of the access token remain (SPEC "CLI").
-pub const REFRESH_MARGIN_S: i64 = 5 * 60;
-
-/// The claims of a JWT, read without verifying anything: for display and for
-/// deciding when to refresh, never for trusting what they say.
+/// The claims of a JWT, read without verifying anything (the client core's reading): for
+/// display and for deciding when to refresh, never for trusting what they say.
 pub fn unverified_claims(token: &str) -> Option<Map<String, Value>> {
-    Unverified::parse(token)
-        .ok()
-        .map(|t| t.dangerous_unchecked_claims().clone())
+    token::unverified_claims(token).ok()
 }
 
 /// `exp` of a JWT (Unix seconds), unverified.
-pub fn token_exp(token: &str) -> Option<i64> {
-    unverified_claims(token)?.get("exp")?.as_i64()
+pub fn token_exp(jwt: &str) -> Option<i64> {
+    token::expiry_s(jwt)
 }
 
 /// What to do with the stored credential before using it.
@@ -41,12 +37,16 @@ pub struct Facts {
     pub refresh_exp: Option<i64>,
 }
 
-/// Sessions refresh when less than [`REFRESH_MARGIN_S`] remain and their refresh
-/// token has not run out; everything else is sent as it is and the server decides.
-pub fn plan(facts: Facts, now: i64) -> Plan {
-    let refresh_alive = facts.has_refresh_token && facts.refresh_exp.is_none_or(|r| r > now);
-    match (facts.kind, facts.exp) {
-        (CredentialKind::Session, Some(exp)) if refresh_alive && exp - now < REFRESH_MARGIN_S => {
+/// Sessions refresh when the core says a refresh is due (at `now_ms`, Unix ms) and their
+/// refresh token has not run out; everything else is sent as it is and the server decides.
+pub fn plan(facts: Facts, now_ms: i64) -> Plan {
+    let refresh_alive = facts.has_refresh_token
+        && facts
+            .refresh_exp
+            .is_none_or(|r| r.saturating_mul(1000) > now_ms);
+    let exp_ms = facts.exp.map(|s| s.saturating_mul(1000));
+    match facts.kind {
+        CredentialKind::Session if refresh_alive && refresh_due(exp_ms, now_ms) => {
             Plan::RefreshFirst
         }
         _ => Plan::UseAsIs,
@@ -57,8 +57,10 @@ pub fn plan(facts: Facts, now: i64) -> Plan {
 mod tests {
     use super::*;
     use base64::Engine;
+    use edgeauth_core::client::cases::{REFRESH_DUE_CASES, TOKEN_EXP_1_700_000_000};
 
-    const NOW: i64 = 1_800_000_000;
+    const NOW_MS: i64 = 1_800_000_000_000;
+    const NOW: i64 = NOW_MS / 1000;
 
     fn session(exp: Option<i64>) -> Facts {
         Facts {
@@ -69,37 +71,43 @@ mod tests {
         }
     }
 
+    /// The client core's shared cases, through the CLI's refresh plan.
     #[test]
-    fn refreshes_inside_the_last_five_minutes_only() {
-        assert_eq!(plan(session(Some(NOW + 3600)), NOW), Plan::UseAsIs);
-        assert_eq!(plan(session(Some(NOW + 301)), NOW), Plan::UseAsIs);
-        assert_eq!(plan(session(Some(NOW + 300)), NOW), Plan::UseAsIs);
-        assert_eq!(plan(session(Some(NOW + 299)), NOW), Plan::RefreshFirst);
-        assert_eq!(plan(session(Some(NOW - 10)), NOW), Plan::RefreshFirst);
+    fn the_shared_refresh_due_cases() {
+        for case in REFRESH_DUE_CASES {
+            let facts = session(case.exp_ms.map(|ms| ms / 1000));
+            let want = if case.due {
+                Plan::RefreshFirst
+            } else {
+                Plan::UseAsIs
+            };
+            assert_eq!(plan(facts, case.server_now_ms), want, "{}", case.name);
+        }
+        assert_eq!(token_exp(TOKEN_EXP_1_700_000_000), Some(1_700_000_000));
     }
 
     #[test]
     fn never_refreshes_what_cannot_be_refreshed() {
         let mut f = session(Some(NOW + 10));
         f.has_refresh_token = false;
-        assert_eq!(plan(f, NOW), Plan::UseAsIs);
+        assert_eq!(plan(f, NOW_MS), Plan::UseAsIs);
         let mut f = session(Some(NOW + 10));
         f.refresh_exp = Some(NOW - 1);
         assert_eq!(
-            plan(f, NOW),
+            plan(f, NOW_MS),
             Plan::UseAsIs,
             "a dead refresh token is not worth a call"
         );
         f.refresh_exp = Some(NOW + 100);
-        assert_eq!(plan(f, NOW), Plan::RefreshFirst);
+        assert_eq!(plan(f, NOW_MS), Plan::RefreshFirst);
         for kind in [CredentialKind::ApiKey, CredentialKind::Token] {
             let f = Facts {
                 kind,
                 ..session(Some(NOW + 10))
             };
-            assert_eq!(plan(f, NOW), Plan::UseAsIs);
+            assert_eq!(plan(f, NOW_MS), Plan::UseAsIs);
         }
-        assert_eq!(plan(session(None), NOW), Plan::UseAsIs);
+        assert_eq!(plan(session(None), NOW_MS), Plan::UseAsIs);
     }
 
     #[test]

@@ -9,9 +9,11 @@ pub enum AllowedOrigins {
     List(Vec<String>),
 }
 
-/// Headers a browser may send, beyond the CORS-safelisted ones.
+/// Headers a browser may send, beyond the CORS-safelisted ones: SPEC's list, and
+/// `x-edgeauth-session`, which asks for a session in a cookie (SPEC "Browser
+/// sessions in a cookie"). Forwarded routes never see it (no `x-edgeauth-*` is forwarded).
 pub const ALLOW_HEADERS: &str =
-    "authorization, content-type, x-cli-signature, x-cli-timestamp, x-cli-nonce";
+    "authorization, content-type, x-cli-signature, x-cli-timestamp, x-cli-nonce, x-edgeauth-session";
 /// Methods a browser may use.
 pub const ALLOW_METHODS: &str = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
 /// Headers a page may read from an answer: the SDK needs `Date` for its clock offset.
@@ -55,14 +57,36 @@ impl AllowedOrigins {
         }
     }
 
+    /// Whether `origin` is named in the list itself. `*` names no one: it lets any
+    /// site call the worker, not use a session's cookie (see [`crate::browser_session`]).
+    pub fn names_explicitly(&self, origin: &str) -> bool {
+        match self {
+            AllowedOrigins::Any => false,
+            AllowedOrigins::List(list) => list.iter().any(|o| o == origin),
+        }
+    }
+
+    /// `Access-Control-Allow-Credentials: true`, for an origin the list names: only
+    /// then may a page there send and receive the refresh cookie (cookie mode across
+    /// origins). Never through `*`, which would hand every site the cookie's answers.
+    fn credentials(&self, origin: &str) -> Option<(&'static str, String)> {
+        self.names_explicitly(origin)
+            .then(|| ("Access-Control-Allow-Credentials", "true".to_string()))
+    }
+
     /// Headers for every answer to an allowed origin.
     pub fn response_headers(&self, origin: Option<&str>) -> Vec<(&'static str, String)> {
         match self.allow(origin) {
-            Some(o) => vec![
-                ("Access-Control-Allow-Origin", o),
-                ("Access-Control-Expose-Headers", EXPOSE_HEADERS.to_string()),
-                ("Vary", "Origin".to_string()),
-            ],
+            Some(o) => {
+                let credentials = self.credentials(&o);
+                let mut h = vec![
+                    ("Access-Control-Allow-Origin", o),
+                    ("Access-Control-Expose-Headers", EXPOSE_HEADERS.to_string()),
+                    ("Vary", "Origin".to_string()),
+                ];
+                h.extend(credentials);
+                h
+            }
             None => Vec::new(),
         }
     }
@@ -70,14 +94,17 @@ impl AllowedOrigins {
     /// Headers for a preflight answer (204), or `None` when the origin is not allowed.
     pub fn preflight_headers(&self, origin: Option<&str>) -> Option<Vec<(&'static str, String)>> {
         let o = self.allow(origin)?;
-        Some(vec![
+        let credentials = self.credentials(&o);
+        let mut h = vec![
             ("Access-Control-Allow-Origin", o),
             ("Access-Control-Allow-Methods", ALLOW_METHODS.to_string()),
             ("Access-Control-Allow-Headers", ALLOW_HEADERS.to_string()),
             ("Access-Control-Max-Age", MAX_AGE_S.to_string()),
             ("Access-Control-Expose-Headers", EXPOSE_HEADERS.to_string()),
             ("Vary", "Origin".to_string()),
-        ])
+        ];
+        h.extend(credentials);
+        Some(h)
     }
 }
 
@@ -134,5 +161,39 @@ mod tests {
         assert!(r
             .iter()
             .any(|(k, v)| *k == "Access-Control-Expose-Headers" && v.contains("Date")));
+    }
+
+    #[test]
+    fn credentials_only_for_origins_the_list_names() {
+        let header = |h: &[(&str, String)], name: &str| {
+            h.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone())
+        };
+        let listed = AllowedOrigins::parse("https://app.test");
+        let r = listed.response_headers(Some("https://app.test"));
+        assert_eq!(
+            header(&r, "Access-Control-Allow-Credentials").as_deref(),
+            Some("true")
+        );
+        let p = listed.preflight_headers(Some("https://app.test")).unwrap();
+        assert_eq!(
+            header(&p, "Access-Control-Allow-Credentials").as_deref(),
+            Some("true")
+        );
+        assert!(header(&p, "Access-Control-Allow-Headers")
+            .unwrap()
+            .ends_with("x-cli-nonce, x-edgeauth-session"));
+        let any = AllowedOrigins::Any;
+        assert_eq!(
+            header(
+                &any.response_headers(Some("https://app.test")),
+                "Access-Control-Allow-Credentials"
+            ),
+            None
+        );
+        let p = any.preflight_headers(Some("https://app.test")).unwrap();
+        assert_eq!(header(&p, "Access-Control-Allow-Credentials"), None);
+        assert!(!any.names_explicitly("https://app.test"));
+        assert!(listed.names_explicitly("https://app.test"));
+        assert!(!listed.names_explicitly("https://app.test/"));
     }
 }

@@ -10,6 +10,8 @@ pub const LIVE_KEY_PREFIX: &str = "ea_live_";
 pub const TEST_KEY_PREFIX: &str = "ea_test_";
 /// Refresh tokens start with this.
 pub const REFRESH_TOKEN_PREFIX: &str = "ea_rt_";
+/// The single-use tokens of email links (verification, reset, sign-in) start with this.
+pub const EMAIL_TOKEN_PREFIX: &str = "ea_et_";
 
 /// Random base62 characters after the prefix of a generated API key (≈ 238 bits).
 pub const API_KEY_RANDOM_CHARS: usize = 40;
@@ -223,6 +225,21 @@ pub fn is_refresh_token_format(token: &str) -> bool {
         .is_some_and(|rest| {
             (API_KEY_MIN_CHARS..=REFRESH_TOKEN_MAX_CHARS).contains(&rest.len()) && is_base62(rest)
         })
+}
+
+/// A new email-link token: `ea_et_` and 43 base62 characters (pass
+/// [`TOKEN_RANDOM_BYTES`] random bytes). `None` if the bytes run out.
+pub fn generate_email_token(random: &[u8]) -> Option<String> {
+    let body = base62_from_random(random, REFRESH_TOKEN_RANDOM_CHARS)?;
+    Some(format!("{EMAIL_TOKEN_PREFIX}{body}"))
+}
+
+/// Whether a string has the shape of an email-link token (`ea_et_` and
+/// 32–128 base62 characters), so malformed ones are refused without a store read.
+pub fn is_email_token_format(token: &str) -> bool {
+    token.strip_prefix(EMAIL_TOKEN_PREFIX).is_some_and(|rest| {
+        (API_KEY_MIN_CHARS..=REFRESH_TOKEN_MAX_CHARS).contains(&rest.len()) && is_base62(rest)
+    })
 }
 
 /// Lower-case hex SHA-256 of a credential: the KV key of an API key record,
@@ -483,6 +500,25 @@ mod tests {
             refresh_token_from_bytes(&[1; 32]),
             refresh_token_from_bytes(&[2; 32])
         );
+    }
+
+    #[test]
+    fn email_tokens() {
+        let random: Vec<u8> = (0..64).collect();
+        let t = generate_email_token(&random).unwrap();
+        assert!(t.starts_with("ea_et_") && t.len() == 6 + 43, "{t}");
+        assert!(is_email_token_format(&t));
+        assert!(is_email_token_format(&format!("ea_et_{}", "a".repeat(32))));
+        for bad in [
+            format!("ea_et_{}", "a".repeat(31)),
+            format!("ea_et_{}", "a".repeat(129)),
+            format!("ea_rt_{}", "a".repeat(40)),
+            format!("ea_et_{}-", "a".repeat(40)),
+            String::new(),
+        ] {
+            assert!(!is_email_token_format(&bad), "{bad}");
+        }
+        assert_eq!(generate_email_token(&[0u8; 10]), None);
     }
 
     #[test]

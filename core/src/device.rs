@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::Reason;
+use crate::error::{ApiError, Reason};
 
 /// The letters of a user code: no vowels (no words), no look-alikes.
 pub const USER_CODE_ALPHABET: &[u8; 20] = b"BCDFGHJKLMNPQRSTVWXZ";
@@ -17,6 +17,39 @@ pub const SLOW_DOWN_STEP_S: i64 = 5;
 pub const USER_CODE_RANDOM_BYTES: usize = 32;
 
 const USER_CODE_LEN: usize = 8;
+
+/// Longest client name, in characters.
+pub const CLIENT_NAME_MAX_CHARS: usize = 200;
+/// Unknown user codes a user may try on lookup or approval in a window
+/// (`crate::session::LOGIN_WINDOW_S`) before 429: a user code has 20⁸
+/// values, so guessing one that someone else is about to approve needs far more.
+pub const MAX_CODE_GUESSES_PER_USER: u32 = 10;
+/// The same per client address (`CF-Connecting-IP`).
+pub const MAX_CODE_GUESSES_PER_IP: u32 = 30;
+
+/// Checks the name a device gives itself, which the approval page shows to a
+/// person deciding whether to let it in: trimmed, at most 200 characters, and
+/// no control or bidirectional-formatting characters (which could make
+/// `evil` read as `live`, or hide text). Absent or empty is "an unnamed device".
+pub fn check_client_name(name: Option<&str>) -> Result<String, ApiError> {
+    let name = name.map(str::trim).unwrap_or("");
+    if name.is_empty() {
+        return Ok("an unnamed device".to_string());
+    }
+    if name.chars().count() > CLIENT_NAME_MAX_CHARS {
+        return Err(ApiError::invalid_field(
+            "client_name",
+            "must be at most 200 characters",
+        ));
+    }
+    if name.chars().any(crate::terminal::is_deceptive_char) {
+        return Err(ApiError::invalid_field(
+            "client_name",
+            "must not hold control or bidirectional-formatting characters",
+        ));
+    }
+    Ok(name.to_string())
+}
 
 /// What a device code starts with.
 pub const DEVICE_CODE_PREFIX: &str = "ea_dc_";
@@ -190,6 +223,32 @@ impl DeviceState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn client_names_that_could_deceive_are_refused() {
+        assert_eq!(
+            check_client_name(Some("  my laptop ")).unwrap(),
+            "my laptop"
+        );
+        assert_eq!(check_client_name(None).unwrap(), "an unnamed device");
+        assert_eq!(check_client_name(Some(" ")).unwrap(), "an unnamed device");
+        assert_eq!(check_client_name(Some("Łódź CLI ✓")).unwrap(), "Łódź CLI ✓");
+        for bad in [
+            "evil\u{202E}exe.cmd",
+            "a\u{2066}b",
+            "a\u{200B}b",
+            "line\nbreak",
+            "nul\0",
+            "\u{FEFF}x",
+            "a\u{061C}",
+        ] {
+            let e = check_client_name(Some(bad)).unwrap_err();
+            assert_eq!(e.reason, Reason::InvalidField, "{bad:?}");
+            assert!(e.message.starts_with("client_name:"));
+        }
+        assert!(check_client_name(Some(&"x".repeat(201))).is_err());
+        assert!(check_client_name(Some(&"é".repeat(200))).is_ok());
+    }
 
     #[test]
     fn device_codes_have_their_own_prefix() {

@@ -3,11 +3,14 @@
 
 use crate::error::{ApiError, Reason};
 use crate::scope::Role;
+use crate::settings::Environment;
 
 /// One of the worker's own endpoints, with its path parameters.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Endpoint {
     Jwks,
+    /// `GET /openapi.json`: the OpenAPI document of this contract.
+    OpenApi,
     /// A page or file of the console (`/console/...`).
     Console,
     Register,
@@ -25,6 +28,20 @@ pub enum Endpoint {
     RevokeKey(String),
     ListMembers(String),
     SetMember(String),
+    /// `POST /v1/auth/email/verify/send`: a verification message to the signed-in user.
+    SendVerification,
+    /// `POST /v1/auth/email/verify`.
+    VerifyEmail,
+    /// `POST /v1/auth/password/forgot`.
+    ForgotPassword,
+    /// `POST /v1/auth/password/reset`.
+    ResetPassword,
+    /// `POST /v1/auth/magic-link`.
+    SendMagicLink,
+    /// `POST /v1/auth/magic-link/verify`.
+    MagicLinkSignIn,
+    /// `GET /v1/dev/mailbox?to=`: exists only in development.
+    DevMailbox,
 }
 
 /// What an endpoint needs of its caller.
@@ -53,17 +70,35 @@ impl Endpoint {
     /// the worker's own (the gateway's), or the refusal: 405 (with `Allow`)
     /// for a known path with another method, 404 `no_route` for an unknown
     /// path under `/v1/`.
+    /// This is the production surface; see [`Endpoint::resolve_in`].
     pub fn resolve(method: &str, path: &str) -> Result<Option<Endpoint>, ApiError> {
+        Endpoint::resolve_in(method, path, Environment::Production)
+    }
+
+    /// [`Endpoint::resolve`] in `environment`: development adds the
+    /// endpoints that only it has (`/v1/dev/...`, the local mailbox);
+    /// elsewhere such paths are not the worker's own (the policy decides,
+    /// and the default policy has no route for them: 404 `no_route`).
+    pub fn resolve_in(
+        method: &str,
+        path: &str,
+        environment: Environment,
+    ) -> Result<Option<Endpoint>, ApiError> {
+        let development = environment == Environment::Development;
         if Endpoint::is_console_path(path) {
             return only(method, &["GET", "HEAD"], Endpoint::Console).map(Some);
         }
         if path == "/.well-known/jwks.json" {
             return only(method, &["GET", "HEAD"], Endpoint::Jwks).map(Some);
         }
+        if path == "/openapi.json" {
+            return only(method, &["GET", "HEAD"], Endpoint::OpenApi).map(Some);
+        }
         let own = path.starts_with("/v1/auth/")
             || path == "/v1/api-keys"
             || path.starts_with("/v1/api-keys/")
-            || path.starts_with("/v1/tenants/");
+            || path.starts_with("/v1/tenants/")
+            || (development && path.starts_with("/v1/dev/"));
         if !own {
             return Ok(None);
         }
@@ -83,6 +118,15 @@ impl Endpoint {
             ["v1", "auth", "device", "token"] => post(Endpoint::DeviceToken),
             ["v1", "auth", "device", "approve"] => post(Endpoint::DeviceApprove),
             ["v1", "auth", "device", "lookup"] => only(method, &["GET"], Endpoint::DeviceLookup),
+            ["v1", "auth", "email", "verify", "send"] => post(Endpoint::SendVerification),
+            ["v1", "auth", "email", "verify"] => post(Endpoint::VerifyEmail),
+            ["v1", "auth", "password", "forgot"] => post(Endpoint::ForgotPassword),
+            ["v1", "auth", "password", "reset"] => post(Endpoint::ResetPassword),
+            ["v1", "auth", "magic-link"] => post(Endpoint::SendMagicLink),
+            ["v1", "auth", "magic-link", "verify"] => post(Endpoint::MagicLinkSignIn),
+            ["v1", "dev", "mailbox"] if development => {
+                only(method, &["GET", "HEAD"], Endpoint::DevMailbox)
+            }
             ["v1", "api-keys"] => match method {
                 "GET" => Ok(Endpoint::ListKeys),
                 "POST" => Ok(Endpoint::CreateKey),
@@ -117,10 +161,13 @@ impl Endpoint {
     pub fn requirement(&self) -> Requirement {
         use Endpoint::*;
         match self {
-            Jwks | Console | Register | Token | Refresh | DeviceCode | DeviceToken => {
+            Jwks | OpenApi | Console | Register | Token | Refresh | DeviceCode | DeviceToken => {
                 Requirement::Public
             }
+            VerifyEmail | ForgotPassword | ResetPassword | SendMagicLink | MagicLinkSignIn
+            | DevMailbox => Requirement::Public,
             WhoAmI => Requirement::AnyCredential,
+            SendVerification => Requirement::UserSession("sending a verification message"),
             Logout => Requirement::UserSession("logout"),
             DeviceApprove => Requirement::UserSession("approving a device"),
             DeviceLookup => Requirement::UserSession("looking up a device login"),
@@ -183,6 +230,57 @@ mod tests {
                 .reason,
             Reason::NoRoute
         );
+    }
+
+    #[test]
+    fn email_endpoints_and_the_development_mailbox() {
+        let dev = |m: &str, p: &str| Endpoint::resolve_in(m, p, Environment::Development);
+        assert_eq!(
+            Endpoint::resolve("POST", "/v1/auth/password/forgot").unwrap(),
+            Some(Endpoint::ForgotPassword)
+        );
+        assert_eq!(
+            Endpoint::resolve("POST", "/v1/auth/magic-link/verify").unwrap(),
+            Some(Endpoint::MagicLinkSignIn)
+        );
+        assert_eq!(
+            Endpoint::resolve("POST", "/v1/auth/email/verify/send").unwrap(),
+            Some(Endpoint::SendVerification)
+        );
+        assert_eq!(
+            Endpoint::resolve("GET", "/v1/auth/email/verify")
+                .unwrap_err()
+                .allow,
+            vec!["POST"]
+        );
+        assert_eq!(
+            dev("GET", "/v1/dev/mailbox").unwrap(),
+            Some(Endpoint::DevMailbox)
+        );
+        assert_eq!(
+            dev("POST", "/v1/dev/mailbox").unwrap_err().reason,
+            Reason::MethodNotAllowed
+        );
+        assert_eq!(
+            dev("GET", "/v1/dev/other").unwrap_err().reason,
+            Reason::NoRoute
+        );
+        // Elsewhere it is not the worker's own: the policy has no route for it.
+        assert_eq!(Endpoint::resolve("GET", "/v1/dev/mailbox").unwrap(), None);
+        assert_eq!(
+            Endpoint::SendVerification.requirement(),
+            Requirement::UserSession("sending a verification message")
+        );
+        for e in [
+            Endpoint::VerifyEmail,
+            Endpoint::ForgotPassword,
+            Endpoint::ResetPassword,
+            Endpoint::SendMagicLink,
+            Endpoint::MagicLinkSignIn,
+            Endpoint::DevMailbox,
+        ] {
+            assert_eq!(e.requirement(), Requirement::Public, "{e:?}");
+        }
     }
 
     #[test]

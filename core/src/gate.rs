@@ -22,6 +22,7 @@ use crate::path::check_request_path;
 use crate::policy::{Auth, Policy, RouteMatch, SignaturePolicy};
 use crate::query::split_token;
 use crate::scope::ScopeSet;
+use crate::settings::Environment;
 use crate::signing::{check_window, SignatureHeaders};
 
 /// What the gate reads of a request before it reads anything else.
@@ -127,17 +128,19 @@ impl<'p> Gate<'p> {
     /// Routes the request (404 `no_route`, 405 with `Allow`) and reads the
     /// credential it carries where one is needed (401 `missing_credential`,
     /// `malformed_credential`). `max_body_bytes` is the limit of the
-    /// worker's own endpoints and of routes that set none.
+    /// worker's own endpoints and of routes that set none; `environment`
+    /// decides whether the development-only endpoints exist.
     pub fn open(
         head: &RequestHead<'_>,
         policy: &'p Policy,
         max_body_bytes: u64,
+        environment: Environment,
     ) -> Result<Gate<'p>, ApiError> {
         // A path that a matcher and an origin could read differently is refused
         // before anything is matched (400 `invalid_path`).
         let path = check_request_path(head.path)?.as_str();
         let (target, needs_credential, query_token, body_limit) =
-            match Endpoint::resolve(head.method, path)? {
+            match Endpoint::resolve_in(head.method, path, environment)? {
                 Some(e) => {
                     let needs = e.requirement() != Requirement::Public;
                     (Target::Own(e), needs, false, max_body_bytes)

@@ -107,7 +107,7 @@ fn drive(
     };
     let mut asked = Vec::new();
     let result = (|| {
-        let mut gate = Gate::open(&head, policy, 1024)?;
+        let mut gate = Gate::open(&head, policy, 1024, Environment::Production)?;
         loop {
             match gate.next() {
                 Need::Identity { .. } => {
@@ -547,7 +547,7 @@ fn keys_are_held_to_their_resources_and_addresses() {
             client_ip: r.ip,
             now_ms: NOW_MS,
         };
-        let mut gate = Gate::open(&head, &policy, 1024).unwrap();
+        let mut gate = Gate::open(&head, &policy, 1024, Environment::Production).unwrap();
         gate.identified(id)?;
         gate.standing(Standing::Active {
             grants: Grants {
@@ -578,12 +578,12 @@ fn a_gate_driven_out_of_turn_refuses() {
         client_ip: None,
         now_ms: NOW_MS,
     };
-    let mut gate = Gate::open(&head, &policy, 10).unwrap();
+    let mut gate = Gate::open(&head, &policy, 10, Environment::Production).unwrap();
     assert_eq!(
         gate.body(Vec::new()).unwrap_err().reason,
         Reason::StoreUnavailable
     );
-    let gate = Gate::open(&head, &policy, 10).unwrap();
+    let gate = Gate::open(&head, &policy, 10, Environment::Production).unwrap();
     assert!(gate.finish().is_err());
 }
 

@@ -3,7 +3,7 @@
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
-use crate::credential::is_refresh_token_format;
+use crate::credential::{is_email_token_format, is_refresh_token_format};
 use crate::error::{ApiError, Reason};
 use crate::grants::Principal;
 use crate::identity::{CredentialKind, ResourceGrant};
@@ -296,6 +296,68 @@ impl RefreshRequest {
     }
 }
 
+/// `POST /v1/auth/password/forgot`'s and `POST /v1/auth/magic-link`'s body.
+#[derive(Debug, Deserialize)]
+pub struct EmailRequest {
+    pub email: String,
+}
+
+impl EmailRequest {
+    /// The address, normalized as at registration (400 `invalid_field` when
+    /// it cannot be an address; whether anyone holds it is never said).
+    pub fn validate(self) -> Result<String, ApiError> {
+        normalize_email(&self.email)
+    }
+}
+
+fn check_email_token(token: Secret) -> Result<Secret, ApiError> {
+    if is_email_token_format(token.expose()) {
+        Ok(token)
+    } else {
+        Err(ApiError::new(Reason::EmailTokenInvalid))
+    }
+}
+
+/// `POST /v1/auth/email/verify`'s and `POST /v1/auth/magic-link/verify`'s body.
+#[derive(Debug, Deserialize)]
+pub struct EmailTokenRequest {
+    pub token: Secret,
+}
+
+impl EmailTokenRequest {
+    /// The token, if it has the `ea_et_` shape; otherwise 400
+    /// `email_token_invalid` without a store read.
+    pub fn validate(self) -> Result<Secret, ApiError> {
+        check_email_token(self.token)
+    }
+}
+
+/// `POST /v1/auth/password/reset`'s body.
+#[derive(Debug, Deserialize)]
+pub struct PasswordResetRequest {
+    pub token: Secret,
+    pub password: Secret,
+}
+
+/// A reset whose fields passed their checks.
+#[derive(Debug)]
+pub struct PasswordReset {
+    pub token: Secret,
+    pub password: Secret,
+}
+
+impl PasswordResetRequest {
+    /// The new password as at registration (8–1024 characters, else
+    /// `invalid_field`), then the token's shape (`email_token_invalid`).
+    pub fn validate(self) -> Result<PasswordReset, ApiError> {
+        check_password(&self.password)?;
+        Ok(PasswordReset {
+            token: check_email_token(self.token)?,
+            password: self.password,
+        })
+    }
+}
+
 /// `PUT /v1/tenants/{tenant}/members`'s body, as sent. `role` must be
 /// present: `null` removes the member, so a forgotten field must not.
 #[derive(Debug, Deserialize)]
@@ -470,6 +532,30 @@ mod tests {
 
     fn parse<T: DeserializeOwned>(body: &str) -> Result<T, ApiError> {
         parse_json(JSON, body.as_bytes())
+    }
+
+    #[test]
+    fn email_link_bodies() {
+        let e: EmailRequest = parse(r#"{"email": " Ada@Example.COM "}"#).unwrap();
+        assert_eq!(e.validate().unwrap(), "ada@example.com");
+        let bad: EmailRequest = parse(r#"{"email": "nope"}"#).unwrap();
+        assert_eq!(bad.validate().unwrap_err().reason, Reason::InvalidField);
+        let t = format!("ea_et_{}", "a".repeat(43));
+        let ok: EmailTokenRequest = parse(&format!(r#"{{"token": "{t}"}}"#)).unwrap();
+        assert_eq!(ok.validate().unwrap().expose(), t);
+        let rt: EmailTokenRequest =
+            parse(r#"{"token": "ea_rt_0123456789abcdefghijABCDEFGHIJ"}"#).unwrap();
+        assert_eq!(rt.validate().unwrap_err().reason, Reason::EmailTokenInvalid);
+        assert_eq!(
+            parse::<EmailTokenRequest>("{}").unwrap_err().message,
+            "token: is required"
+        );
+        let short: PasswordResetRequest =
+            parse(&format!(r#"{{"token": "{t}", "password": "short"}}"#)).unwrap();
+        assert_eq!(short.validate().unwrap_err().reason, Reason::InvalidField);
+        let reset: PasswordResetRequest =
+            parse(&format!(r#"{{"token": "{t}", "password": "long enough"}}"#)).unwrap();
+        assert_eq!(reset.validate().unwrap().password.expose(), "long enough");
     }
 
     fn err<T: std::fmt::Debug>(r: Result<T, ApiError>) -> (Reason, String) {

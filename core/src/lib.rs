@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod claims;
+pub mod client;
 pub mod error;
 pub mod jwt;
 pub mod keys;
@@ -13,6 +14,7 @@ pub mod time;
 
 // Tokens, keys, sessions, settings.
 pub mod api_key;
+pub mod browser_session;
 pub mod cors;
 pub mod jwks;
 pub mod password;
@@ -24,6 +26,7 @@ pub mod authz;
 pub mod credential;
 pub mod device;
 pub mod directory;
+pub mod email;
 pub mod endpoint;
 pub mod forward;
 pub mod gate;
@@ -37,5 +40,6 @@ pub mod query;
 pub mod scope;
 pub mod secret;
 pub mod signing;
+pub mod terminal;
 
 pub use error::{ApiError, Code, Reason};

@@ -1,9 +1,10 @@
 //! The worker's settings, parsed once per isolate from its vars and secrets.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 use crate::cors::AllowedOrigins;
+use crate::email::{check_api_url, EmailApi, EmailSettings};
 use crate::jwt::{ExternalIssuer, OwnIssuer, TrustConfig};
 use crate::policy::Policy;
 use crate::scope::{Role, ScopeSet};
@@ -27,9 +28,14 @@ pub struct Settings {
     pub allowed_origins: AllowedOrigins,
     pub default_user_scopes: ScopeSet,
     pub default_user_tenants: BTreeMap<String, Role>,
-    /// `TENANT_ADMINS`: tenant → emails that are its admins from registration on
-    /// (how an operator seeds a tenant's first admin).
-    pub tenant_admins: BTreeMap<String, Vec<String>>,
+    /// `TENANT_ADMINS`: tenant → emails that become its admins once the email
+    /// is verified (how an operator seeds a tenant's first admin).
+    pub tenant_admins: TenantAdmins,
+    /// `REQUIRE_VERIFIED_EMAIL`: password login refuses an unverified email
+    /// (403 `email_unverified`).
+    pub require_verified_email: bool,
+    /// How email links are sent (`EMAIL_API_URL`, `EMAIL_API_KEY`, `EMAIL_FROM`, `EMAIL_PRODUCT_NAME`).
+    pub email: EmailSettings,
     /// `None`: the built-in echo origin answers.
     pub origin_url: Option<String>,
     pub forward_authorization: bool,
@@ -90,16 +96,39 @@ fn bounded_number(
     }
 }
 
+/// `TENANT_ADMINS`: tenant → the emails that are its first admins. The role
+/// is granted when the email is verified (a verification link, a sign-in
+/// link, a password reset), never at registration: whoever registers an
+/// address first must not become its tenant's admin.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct TenantAdmins(pub BTreeMap<String, Vec<String>>);
+
+impl TenantAdmins {
+    /// The tenants whose first admin `email` (normalized) is.
+    pub fn tenants_of(&self, email: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(_, admins)| admins.iter().any(|a| a == email))
+            .map(|(tenant, _)| tenant.clone())
+            .collect()
+    }
+}
+
+fn truthy(v: Option<String>) -> bool {
+    matches!(
+        v.as_deref()
+            .map(|v| v.trim().to_ascii_lowercase())
+            .as_deref(),
+        Some("1") | Some("true") | Some("yes")
+    )
+}
+
 impl Settings {
-    /// The tenant roles a newly registered user starts with.
-    pub fn initial_tenants(&self, email: &str) -> BTreeMap<String, Role> {
-        let mut tenants = self.default_user_tenants.clone();
-        for (tenant, admins) in &self.tenant_admins {
-            if admins.iter().any(|a| a == email) {
-                tenants.insert(tenant.clone(), Role::Admin);
-            }
-        }
-        tenants
+    /// The tenant roles a newly registered user starts with: `DEFAULT_USER_TENANTS`
+    /// only (`TENANT_ADMINS` waits for the email to be verified).
+    pub fn initial_tenants(&self) -> BTreeMap<String, Role> {
+        self.default_user_tenants.clone()
     }
 
     /// Reads the settings through `var` (plain vars) and `secret` (secret bindings).
@@ -175,13 +204,45 @@ impl Settings {
             serde_json::from_str(&default_tenants)
                 .map_err(|e| format!("DEFAULT_USER_TENANTS: {e}"))?;
 
-        let tenant_admins: BTreeMap<String, Vec<String>> = match nonempty("TENANT_ADMINS") {
+        let tenant_admins = TenantAdmins(match nonempty("TENANT_ADMINS") {
             Some(raw) => serde_json::from_str::<BTreeMap<String, Vec<String>>>(&raw)
                 .map_err(|e| format!("TENANT_ADMINS: {e}"))?
                 .into_iter()
                 .map(|(t, emails)| (t, emails.iter().map(|e| e.trim().to_lowercase()).collect()))
                 .collect(),
             None => BTreeMap::new(),
+        });
+
+        // An API URL without its key cannot send: the email endpoints answer 503
+        // and log this, rather than the whole worker refusing to start.
+        let (api, api_problem) = match nonempty("EMAIL_API_URL") {
+            None => (None, None),
+            Some(raw) => {
+                let url = check_api_url(&raw)?;
+                match secret("EMAIL_API_KEY").filter(|k| !k.trim().is_empty()) {
+                    Some(key) => (
+                        Some(EmailApi {
+                            url,
+                            key: Secret::new(key.trim().to_string()),
+                        }),
+                        None,
+                    ),
+                    None => (
+                        None,
+                        Some(
+                            "EMAIL_API_URL is set but the secret EMAIL_API_KEY is not".to_string(),
+                        ),
+                    ),
+                }
+            }
+        };
+        let email = EmailSettings {
+            api,
+            api_problem,
+            from: nonempty("EMAIL_FROM").map(|f| f.trim().to_string()),
+            product_name: nonempty("EMAIL_PRODUCT_NAME")
+                .map(|n| n.trim().to_string())
+                .unwrap_or_else(|| "edgeauth".into()),
         };
 
         let origin_url = nonempty("ORIGIN_URL").map(|u| u.trim().trim_end_matches('/').to_string());
@@ -213,6 +274,8 @@ impl Settings {
             default_user_scopes,
             default_user_tenants,
             tenant_admins,
+            require_verified_email: truthy(var("REQUIRE_VERIFIED_EMAIL")),
+            email,
             origin_url,
             forward_authorization: matches!(
                 var("FORWARD_AUTHORIZATION").as_deref().map(str::trim),
@@ -291,11 +354,51 @@ mod tests {
             &no_secrets,
         )
         .unwrap();
-        assert_eq!(
-            s.initial_tenants("ops@acme.test").get("acme"),
-            Some(&Role::Admin)
-        );
-        assert!(s.initial_tenants("dev@acme.test").is_empty());
+        // Granted on verification, never at registration.
+        assert_eq!(s.tenant_admins.tenants_of("ops@acme.test"), vec!["acme"]);
+        assert!(s.tenant_admins.tenants_of("dev@acme.test").is_empty());
+        assert!(s.initial_tenants().is_empty());
+        assert!(!s.require_verified_email);
+    }
+
+    #[test]
+    fn email_settings() {
+        let s = Settings::from_env(
+            &vars(&[
+                ("ORIGIN_URL", "https://api.test"),
+                ("EMAIL_API_URL", "https://mail.test/send"),
+                ("EMAIL_FROM", "Acme <no-reply@acme.test>"),
+                ("REQUIRE_VERIFIED_EMAIL", "true"),
+            ]),
+            &|k| (k == "EMAIL_API_KEY").then(|| "re_123".to_string()),
+        )
+        .unwrap();
+        assert!(s.require_verified_email);
+        let api = s.email.api.as_ref().unwrap();
+        assert_eq!(api.url, "https://mail.test/send");
+        assert_eq!(api.key.expose(), "re_123");
+        assert_eq!(s.email.from.as_deref(), Some("Acme <no-reply@acme.test>"));
+        assert_eq!(s.email.product_name, "edgeauth");
+        // A URL without its key: the worker starts, the email endpoints say why.
+        let s = Settings::from_env(
+            &vars(&[
+                ("ORIGIN_URL", "https://api.test"),
+                ("EMAIL_API_URL", "https://mail.test/send"),
+            ]),
+            &no_secrets,
+        )
+        .unwrap();
+        assert!(s.email.api.is_none());
+        assert!(s.email.api_problem.unwrap().contains("EMAIL_API_KEY"));
+        let err = Settings::from_env(
+            &vars(&[
+                ("ORIGIN_URL", "https://api.test"),
+                ("EMAIL_API_URL", "http://mail.test/send"),
+            ]),
+            &no_secrets,
+        )
+        .unwrap_err();
+        assert!(err.contains("EMAIL_API_URL"));
     }
 
     #[test]

@@ -7,14 +7,18 @@ import {
   decodeToken as decodeWithEngine,
 } from "./edgeauth_sdk.js";
 
-/** The one error class the SDK throws: SPEC's `status`, `code`, `reason`, `message`. */
+/**
+ * The one error class the SDK throws: SPEC's `status`, `code`, `reason`, `message`, and
+ * `signInAgain`: the session is over (the SDK has forgotten it), by the client core's rule.
+ */
 export class EdgeAuthError extends Error {
-  constructor({ status, code, reason, message }) {
+  constructor({ status, code, reason, message, signInAgain = false }) {
     super(message);
     this.name = "EdgeAuthError";
     this.status = status;
     this.code = code;
     this.reason = reason;
+    this.signInAgain = Boolean(signInAgain);
   }
 }
 
@@ -71,6 +75,18 @@ function classifyBody(body) {
   return [3, undefined];
 }
 
+// One refresh at a time across the tabs of this origin (Web Locks). If the lock cannot
+// be had in time, refreshing anyway is safe: the worker's grace window answers two tabs
+// that present the same refresh token at once.
+function tabLock(locks, key) {
+  return () =>
+    new Promise((granted) => {
+      locks
+        .request(`edgeauth:${key}`, { signal: AbortSignal.timeout(10_000) }, () => new Promise(granted))
+        .catch(() => granted(() => {}));
+    });
+}
+
 function storageAdapter(store, key, shared) {
   const adapter = {
     load: () => store.getItem(key),
@@ -78,15 +94,7 @@ function storageAdapter(store, key, shared) {
   };
   const locks = globalThis.navigator?.locks;
   if (shared && locks) {
-    // One refresh at a time across the tabs of this origin. If the lock cannot
-    // be had in time, refreshing anyway is safe: the worker's grace window
-    // answers two tabs that present the same refresh token at once.
-    adapter.lock = () =>
-      new Promise((granted) => {
-        locks
-          .request(`edgeauth:${key}`, { signal: AbortSignal.timeout(10_000) }, () => new Promise(granted))
-          .catch(() => granted(() => {}));
-      });
+    adapter.lock = tabLock(locks, key);
   } else if (typeof store.lock === "function") {
     adapter.lock = () => store.lock(key);
   }
@@ -100,6 +108,75 @@ function storageAdapter(store, key, shared) {
     };
   }
   return adapter;
+}
+
+// Cookie mode: the refresh token is the worker's HttpOnly cookie, which no script can
+// read. The session (access token, expiry, user) lives in this page's memory only, and
+// the tabs of the origin share it over a BroadcastChannel (never storage): a tab that
+// refreshes tells the others, which take its token instead of refreshing again, under
+// the same Web Lock as localStorage sessions. A tab opened later holds nothing and
+// resumes from the cookie (one refresh, which rotates it for every tab at once).
+function cookieSessionAdapter(key) {
+  let value;
+  const channel = typeof BroadcastChannel === "function" ? new BroadcastChannel(`edgeauth:${key}`) : undefined;
+  // Node: an open channel must not keep the process alive.
+  channel?.unref?.();
+  const adapter = {
+    load: () => value,
+    save: (next) => {
+      value = next;
+      channel?.postMessage(next ?? null);
+    },
+  };
+  // Whether this browser may hold a session cookie: the word "cookie" under the key in
+  // localStorage (no token, no secret), so that a signed-out page does not send a refresh
+  // that can only be refused. Where storage is unavailable, every new page just tries.
+  let local;
+  try {
+    local = globalThis.localStorage ?? undefined;
+  } catch {
+    local = undefined;
+  }
+  adapter.cookieHint = () => {
+    try {
+      return local ? local.getItem(key) === "cookie" : true;
+    } catch {
+      return true;
+    }
+  };
+  adapter.setCookieHint = (held) => {
+    try {
+      if (!held) local?.removeItem(key);
+      else if (local && local.getItem(key) !== "cookie") local.setItem(key, "cookie");
+    } catch {
+      // A hint that cannot be kept only costs a refresh on the next page.
+    }
+  };
+  const locks = globalThis.navigator?.locks;
+  if (locks) adapter.lock = tabLock(locks, key);
+  if (channel) {
+    adapter.subscribe = (onChange) => {
+      const listener = (event) => {
+        value = typeof event.data === "string" ? event.data : undefined;
+        onChange();
+      };
+      channel.addEventListener("message", listener);
+      return () => {
+        channel.removeEventListener("message", listener);
+        channel.close();
+      };
+    };
+  }
+  return adapter;
+}
+
+function resolveSession(session, storage, key) {
+  if (session === undefined) return { cookie: false, adapter: resolveStorage(storage, key) };
+  if (session !== "cookie") throw invalidField('session: "cookie", or leave it out (the refresh token is then kept in storage)');
+  if (storage !== undefined && storage !== "memory") {
+    throw invalidField('storage: with session: "cookie" the access token stays in memory and no refresh token is stored; leave storage out');
+  }
+  return { cookie: true, adapter: cookieSessionAdapter(key) };
 }
 
 function resolveStorage(storage, key) {
@@ -128,23 +205,41 @@ export class EdgeAuthClient {
   #unsubscribe;
 
   /**
-   * @param {{baseUrl: string, storage?: "memory" | "localStorage" | object, storageKey?: string,
-   *          fetch?: typeof fetch, apiKey?: string, sign?: boolean}} options
+   * @param {{baseUrl: string, session?: "cookie", storage?: "memory" | "localStorage" | object,
+   *          storageKey?: string, fetch?: typeof fetch, apiKey?: string, sign?: boolean}} options
    */
   constructor(options = {}) {
-    const { baseUrl, storage, storageKey = "edgeauth.session", fetch: fetchImpl, apiKey, sign = false } = options;
+    const { baseUrl, session, storage, storageKey = "edgeauth.session", fetch: fetchImpl, apiKey, sign = false } = options;
     if (typeof baseUrl !== "string" && !(baseUrl instanceof URL)) {
       throw invalidField("baseUrl: the worker's URL, e.g. https://auth.example.com");
     }
-    const adapter = resolveStorage(storage, storageKey);
+    const { cookie, adapter } = resolveSession(session, storage, storageKey);
     const listeners = this.#listeners;
     const host = {
-      send(url, method, headers, body, keepInitBody, init) {
+      send(url, method, headers, body, keepInitBody, credentials, init) {
         const merged = new Headers(init?.headers);
         for (const [name, value] of headers) merged.set(name, value);
         // Looked up per call, so a fetch installed later (a test double) is used.
         const send = fetchImpl ?? globalThis.fetch;
-        return send(url, { ...init, method, headers: merged, body: keepInitBody ? init?.body : body });
+        // Cookie mode's session calls: the refresh cookie goes and comes, also across origins.
+        const cookies = credentials ? { credentials: "include" } : {};
+        return send(url, { ...init, ...cookies, method, headers: merged, body: keepInitBody ? init?.body : body });
+      },
+      sleep(ms, init) {
+        const signal = init?.signal;
+        return new Promise((resolve, reject) => {
+          const aborted = () => signal.reason ?? new DOMException("The operation was aborted.", "AbortError");
+          if (signal?.aborted) return reject(aborted());
+          const onAbort = () => {
+            clearTimeout(timer);
+            reject(aborted());
+          };
+          const timer = setTimeout(() => {
+            signal?.removeEventListener("abort", onAbort);
+            resolve();
+          }, ms);
+          signal?.addEventListener("abort", onAbort, { once: true });
+        });
       },
       target(url) {
         const parsed = new URL(url);
@@ -164,7 +259,7 @@ export class EdgeAuthClient {
         });
       },
     };
-    this.#engine = attempt(() => new Engine(String(baseUrl), host, adapter, apiKey, sign));
+    this.#engine = attempt(() => new Engine(String(baseUrl), host, adapter, apiKey, sign, cookie));
     this.#unsubscribe = adapter?.subscribe?.(() => {
       this.#engine.sync().catch(() => {});
     });
@@ -243,6 +338,66 @@ export class EdgeAuthClient {
     return parse(await settle(this.#engine.setMemberRole(String(tenant), String(email), wire)));
   }
 
+  /** `POST /v1/auth/email/verify/send`: another verification message to the signed-in user. */
+  async sendVerificationEmail() {
+    await settle(this.#engine.sendVerificationEmail());
+  }
+
+  /** `POST /v1/auth/email/verify` with the token of a verification link: resolves to `{user}`. */
+  async verifyEmail(token) {
+    return parse(await settle(this.#engine.verifyEmail(String(token ?? ""))));
+  }
+
+  /** `POST /v1/auth/password/forgot`: resolves alike whether or not the address is registered. */
+  async forgotPassword(email) {
+    await settle(this.#engine.forgotPassword(String(email ?? "")));
+  }
+
+  /** `POST /v1/auth/password/reset`: sets the password, stores the new session and resolves to it. */
+  async resetPassword(token, password) {
+    return parse(await settle(this.#engine.resetPassword(String(token ?? ""), String(password ?? ""))));
+  }
+
+  /** `POST /v1/auth/magic-link`: resolves alike whether or not the address is registered. */
+  async sendMagicLink(email) {
+    await settle(this.#engine.sendMagicLink(String(email ?? "")));
+  }
+
+  /** `POST /v1/auth/magic-link/verify`: stores the session and resolves to it. */
+  async signInWithMagicLink(token) {
+    return parse(await settle(this.#engine.signInWithMagicLink(String(token ?? ""))));
+  }
+
+  /**
+   * `POST /v1/auth/device/code`: starts a device login (RFC 8628) for this client.
+   * Resolves to `{device_code, user_code, verification_uri, verification_uri_complete,
+   * expires_in, interval}`: show the person `user_code` and the page to approve it on.
+   */
+  async startDeviceLogin({ clientName } = {}) {
+    return parse(await settle(this.#engine.startDeviceLogin(clientName === undefined ? undefined : String(clientName))));
+  }
+
+  /**
+   * Polls until the device login `code` (startDeviceLogin's answer) is approved, waiting
+   * `interval` before each poll and 5 s more after each `slow_down`; then stores the
+   * session and resolves to it. Rejects with the worker's 400 `access_denied` or
+   * `expired_token`; `signal` stops it (an `AbortError`).
+   */
+  async pollDeviceLogin(code, { signal } = {}) {
+    if (!code || typeof code !== "object") throw invalidField("code: the answer of startDeviceLogin");
+    return parse(await settle(this.#engine.pollDeviceLogin(JSON.stringify(code), signal ? { signal } : {})));
+  }
+
+  /** `GET /v1/auth/device/lookup`: the device asking to sign in with `userCode` (`{user_code, client_name, …}`). */
+  async lookupDeviceCode(userCode) {
+    return parse(await settle(this.#engine.lookupDeviceCode(String(userCode ?? ""))));
+  }
+
+  /** `POST /v1/auth/device/approve`: approves the device login `userCode` as the signed-in user, or denies it with `false`. */
+  async approveDevice(userCode, approve = true) {
+    await settle(this.#engine.approveDevice(String(userCode ?? ""), Boolean(approve)));
+  }
+
   /**
    * `fetch` with the bearer attached (refreshed when under 5 minutes remain),
    * signed when `init.sign` (or the client's `sign` option) says so. Resolves
@@ -256,7 +411,11 @@ export class EdgeAuthClient {
     return settle(this.#engine.fetch(url, rest.method ?? "GET", kind, body, sign, rest));
   }
 
-  /** The stored session (`{token, expires_at, refresh_token, refresh_expires_at, user}`) or `null`. */
+  /**
+   * The stored session (`{token, expires_at, refresh_token, refresh_expires_at, user}`) or
+   * `null`. In cookie mode it has no `refresh_token`, and a page that holds nothing yet
+   * resumes the session from the cookie first.
+   */
   async getSession() {
     return parse(await settle(this.#engine.session())) ?? null;
   }
@@ -289,7 +448,7 @@ export class EdgeAuthClient {
     };
   }
 
-  /** Stops listening to other tabs' storage events. */
+  /** Stops listening to other tabs (storage events, or cookie mode's channel). */
   close() {
     this.#unsubscribe?.();
     this.#unsubscribe = undefined;

@@ -5,6 +5,8 @@ export interface User {
   id: string;
   email: string;
   name: string;
+  /** Whether the address was proved (a verification link, a sign-in link or a password reset). */
+  email_verified: boolean;
   roles: string[];
   /** Tenant id → role (`viewer`, `editor`, `admin`). */
   tenants: Record<string, string>;
@@ -16,8 +18,11 @@ export interface Session {
   token: string;
   /** RFC 3339 UTC. */
   expires_at: string;
-  /** Single use: each refresh returns a new one. */
-  refresh_token: string;
+  /**
+   * Single use: each refresh returns a new one. Absent with `session: "cookie"`: the
+   * refresh token is then an HttpOnly cookie that no script can read.
+   */
+  refresh_token?: string;
   refresh_expires_at: string;
   user: User;
 }
@@ -113,6 +118,14 @@ export interface EdgeAuthClientOptions {
   /** The worker's URL, e.g. `https://auth.example.com` (a path prefix is kept). */
   baseUrl: string | URL;
   /**
+   * `"cookie"` (browsers): the refresh token is kept out of reach of page scripts, in the
+   * worker's HttpOnly `__Host-edgeauth_rt` cookie; the access token lives in memory only,
+   * shared by the origin's tabs over a `BroadcastChannel`, and a new page resumes the
+   * session from the cookie. Across origins the app's origin must be listed in the worker's
+   * `ALLOWED_ORIGINS` (not through `*`) and be on the same site. Not with `storage`.
+   */
+  session?: "cookie";
+  /**
    * `"memory"` (default): this client only. `"localStorage"` (browsers): shared
    * by the tabs of the origin, which then coordinate refreshes (Web Locks and
    * `storage` events). Or your own `SessionStorage`.
@@ -150,7 +163,34 @@ export class EdgeAuthError extends Error {
   readonly status: number;
   readonly code: string;
   readonly reason: string;
-  constructor(fields: { status: number; code: string; reason: string; message: string });
+  /**
+   * The session is over (refresh refused, `session_revoked`, …): the SDK has already
+   * forgotten it, and the person has to sign in again. False for every other failure,
+   * a 403 or a network failure included.
+   */
+  readonly signInAgain: boolean;
+  constructor(fields: { status: number; code: string; reason: string; message: string; signInAgain?: boolean });
+}
+
+/** `POST /v1/auth/device/code`'s answer (RFC 8628 §3.2). */
+export interface DeviceCode {
+  device_code: string;
+  /** 8 letters shown as `XXXX-XXXX`: the person checks it on the approval page. */
+  user_code: string;
+  /** The console's `/console/device` page. */
+  verification_uri: string;
+  verification_uri_complete: string;
+  /** Seconds the code lives. */
+  expires_in: number;
+  /** Seconds to wait between polls. */
+  interval: number;
+}
+
+/** The device login a user code names, as the approval page shows it. */
+export interface DeviceLookup {
+  user_code: string;
+  client_name: string;
+  [field: string]: unknown;
 }
 
 export class EdgeAuthClient {
@@ -176,6 +216,40 @@ export class EdgeAuthClient {
    * demoting or removing themselves is 409 `last_admin`.
    */
   setMemberRole(tenant: string, email: string, role: Role | null): Promise<Membership>;
+  /**
+   * `POST /v1/auth/email/verify/send`: another verification message to the signed-in user
+   * (nothing is sent when the address is verified). At most 5 messages per address per
+   * hour (then 429 `rate_limited`).
+   */
+  sendVerificationEmail(): Promise<void>;
+  /**
+   * `POST /v1/auth/email/verify` with the token of a verification link (the `token` in the
+   * fragment of `/console/verify#token=…`). A used, expired or unknown token is 400
+   * `email_token_invalid`.
+   */
+  verifyEmail(token: string): Promise<{ user: User }>;
+  /** `POST /v1/auth/password/forgot`: resolves alike whether or not the address is registered. */
+  forgotPassword(email: string): Promise<void>;
+  /**
+   * `POST /v1/auth/password/reset` with a reset link's token: sets the password, ends every
+   * other session of the user, and stores (and resolves to) the new session.
+   */
+  resetPassword(token: string, password: string): Promise<Session>;
+  /** `POST /v1/auth/magic-link`: resolves alike whether or not the address is registered. */
+  sendMagicLink(email: string): Promise<void>;
+  /** `POST /v1/auth/magic-link/verify` with a sign-in link's token: stores (and resolves to) the session. */
+  signInWithMagicLink(token: string): Promise<Session>;
+  /** Starts a device login (RFC 8628) for this client: show `user_code` and `verification_uri_complete`. */
+  startDeviceLogin(options?: { clientName?: string }): Promise<DeviceCode>;
+  /**
+   * Polls until the device login is approved (waiting `interval`, 5 s more after each
+   * `slow_down`), then stores the session. Rejects with 400 `access_denied` or `expired_token`.
+   */
+  pollDeviceLogin(code: DeviceCode, options?: { signal?: AbortSignal }): Promise<Session>;
+  /** The device asking to sign in with this user code (signed in; 404 `not_found` when unknown or expired). */
+  lookupDeviceCode(userCode: string): Promise<DeviceLookup>;
+  /** Approves (or, with `false`, denies) a device login as the signed-in user. */
+  approveDevice(userCode: string, approve?: boolean): Promise<void>;
   /**
    * `fetch` to a path under `baseUrl` (or a URL under it; other origins are refused)
    * with the bearer attached, refreshed first when less than 5 minutes remain.

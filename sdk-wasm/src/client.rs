@@ -8,10 +8,19 @@
 //! - `token_expired` refreshes and retries, `session_revoked` signs out
 //!   (decided on `reason`, never on messages); a network failure signs nobody out;
 //! - the server's clock comes from `Date` headers; `timestamp_out_of_window`
-//!   is retried once with the corrected time.
+//!   is retried once with the corrected time;
+//! - in cookie mode the refresh token is the browser's HttpOnly cookie: the store
+//!   holds the access token only, and a client without one resumes from the cookie.
+//!
+//! What counts as "due", which answers end the session and which 401s are retried
+//! are the client core's rules (`edgeauth_core::client`), shared with the CLI.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
+use edgeauth_core::browser_session::SESSION_HEADER;
+use edgeauth_core::client::device::{DeviceCode, Poll, Poller, Step};
+use edgeauth_core::client::refusal::reason_from_www_authenticate;
+use edgeauth_core::client::{ends_session, Attempt, Exchange, Retries, Retry};
 use edgeauth_core::secret::Secret;
 use edgeauth_core::{signing, Reason};
 use serde_json::json;
@@ -30,6 +39,9 @@ pub struct Options {
     pub api_key: Option<Secret>,
     /// Sign every `fetch` unless the call says otherwise.
     pub sign_by_default: bool,
+    /// Cookie mode (SPEC "Browser sessions in a cookie"): the refresh token lives in
+    /// the worker's HttpOnly cookie, never in this client or its store.
+    pub cookie_session: bool,
 }
 
 /// A request made through `client.fetch`.
@@ -62,6 +74,8 @@ struct Call {
     headers: Vec<(&'static str, String)>,
     body: Body,
     sign: bool,
+    /// Send and keep cookies, across origins too (the refresh cookie).
+    credentials: bool,
 }
 
 impl Call {
@@ -79,6 +93,7 @@ impl Call {
             headers,
             body,
             sign: false,
+            credentials: false,
         }
     }
 }
@@ -90,6 +105,10 @@ pub struct Client<P: Platform, S: SessionStore> {
     base: BaseUrl,
     api_key: Option<Secret>,
     sign_by_default: bool,
+    cookie_session: bool,
+    /// Cookie mode: whether this client has learned what the cookie holds (a
+    /// refresh answered, or said there is nothing), so it resumes at most once.
+    resumed: Cell<bool>,
     clock: ServerClock,
     refresh_flight: SingleFlight<Result<Session, SdkError>>,
     /// The access token (and user id) listeners last heard of; `None`: signed out.
@@ -104,6 +123,8 @@ impl<P: Platform, S: SessionStore> Client<P, S> {
             base: BaseUrl::parse(&options.base_url)?,
             api_key: options.api_key,
             sign_by_default: options.sign_by_default,
+            cookie_session: options.cookie_session,
+            resumed: Cell::new(false),
             clock: ServerClock::default(),
             refresh_flight: SingleFlight::default(),
             announced: RefCell::new(None),
@@ -138,35 +159,32 @@ impl<P: Platform, S: SessionStore> Client<P, S> {
 
     /// `POST /v1/auth/token`; stores the session and answers the worker's JSON.
     pub async fn login(&self, body_json: String) -> Result<String, SdkError> {
-        let call = Call::json(
-            "POST",
-            self.base.endpoint("/v1/auth/token"),
-            Some(body_json),
-        );
-        let text = self.json_answer(self.send_plain(&call).await?).await?;
-        let session = Session::from_json(&text)?;
-        self.save(&session, SessionEvent::SignedIn).await;
-        Ok(text)
+        self.sign_in_text("/v1/auth/token", body_json).await
     }
 
-    /// Rotates the session now (sharing a refresh already in flight).
+    /// Rotates the session now (sharing a refresh already in flight). In cookie
+    /// mode a client that holds nothing yet tries the cookie.
     pub async fn refresh(&self) -> Result<String, SdkError> {
-        let Some(session) = self.load().await else {
+        let session = self.load().await;
+        if session.is_none() && !self.cookie_session {
             return Err(SdkError::local(
                 Reason::MissingCredential,
                 "not signed in: nothing to refresh",
             ));
-        };
-        Ok(self.refresh_from(&session).await?.to_json())
+        }
+        Ok(self.refresh_from(session.as_ref()).await?.to_json())
     }
 
     /// `POST /v1/auth/logout`, then forgets the session whatever the answer:
     /// a 401 means it was over anyway; a network failure is still reported.
+    /// In cookie mode the worker's answer also clears the cookie.
     pub async fn logout(&self) -> Result<(), SdkError> {
-        if self.load().await.is_none() {
+        if self.current().await.is_none() {
             return Ok(());
         }
         let outcome = self.logout_remotely().await;
+        // This page does not resume from a cookie it has just asked to clear.
+        self.resumed.set(true);
         self.forget(None).await;
         match outcome {
             Err(e) if e.status == 401 => Ok(()),
@@ -178,8 +196,11 @@ impl<P: Platform, S: SessionStore> Client<P, S> {
         let Some(Bearer::Session(session)) = self.bearer().await? else {
             return Ok(());
         };
-        let body = json!({ "refresh_token": session.refresh_token.expose() }).to_string();
-        let mut call = Call::json("POST", self.base.endpoint("/v1/auth/logout"), Some(body));
+        let body = session
+            .refresh_token
+            .as_ref()
+            .map(|rt| json!({ "refresh_token": rt.expose() }).to_string());
+        let mut call = self.session_call("/v1/auth/logout", body);
         call.headers.push((
             "authorization",
             format!("Bearer {}", session.token.expose()),
@@ -235,6 +256,177 @@ impl<P: Platform, S: SessionStore> Client<P, S> {
             .await
     }
 
+    // ---- email links (SPEC "Email: verification, password reset, sign-in links") --------
+
+    /// `POST /v1/auth/email/verify/send`: another verification message to the signed-in user.
+    pub async fn send_verification_email(&self) -> Result<(), SdkError> {
+        self.authed_json("POST", "/v1/auth/email/verify/send", Some("{}".into()))
+            .await
+            .map(drop)
+    }
+
+    /// `POST /v1/auth/email/verify` with a link's token; answers `{user}`.
+    pub async fn verify_email(&self, token: &str) -> Result<String, SdkError> {
+        self.post_public("/v1/auth/email/verify", json!({ "token": token }))
+            .await
+    }
+
+    /// `POST /v1/auth/password/forgot`: a reset link, if the address is registered
+    /// (the answer is the same either way).
+    pub async fn forgot_password(&self, email: &str) -> Result<(), SdkError> {
+        self.post_public("/v1/auth/password/forgot", json!({ "email": email }))
+            .await
+            .map(drop)
+    }
+
+    /// `POST /v1/auth/password/reset`; stores the new session (every other one has ended).
+    pub async fn reset_password(&self, token: &str, password: &str) -> Result<String, SdkError> {
+        let body = json!({ "token": token, "password": password });
+        self.sign_in_at("/v1/auth/password/reset", body).await
+    }
+
+    /// `POST /v1/auth/magic-link`: a sign-in link, if the address is registered.
+    pub async fn send_magic_link(&self, email: &str) -> Result<(), SdkError> {
+        self.post_public("/v1/auth/magic-link", json!({ "email": email }))
+            .await
+            .map(drop)
+    }
+
+    /// `POST /v1/auth/magic-link/verify`; stores the session.
+    pub async fn sign_in_with_magic_link(&self, token: &str) -> Result<String, SdkError> {
+        self.sign_in_at("/v1/auth/magic-link/verify", json!({ "token": token }))
+            .await
+    }
+
+    /// A POST that needs no session; answers the worker's JSON.
+    async fn post_public(&self, path: &str, body: serde_json::Value) -> Result<String, SdkError> {
+        let call = Call::json("POST", self.base.endpoint(path), Some(body.to_string()));
+        self.json_answer(self.send_plain(&call).await?).await
+    }
+
+    /// A sign-in answered with the token answer: stored as `login` stores it.
+    async fn sign_in_at(&self, path: &str, body: serde_json::Value) -> Result<String, SdkError> {
+        self.sign_in_text(path, body.to_string()).await
+    }
+
+    /// POSTs to an endpoint that answers with a session (`/v1/auth/token`, a reset or
+    /// sign-in link, an SSO code, a device token), stores it and answers the worker's
+    /// JSON. In cookie mode it asks for the cookie, so every such sign-in has it.
+    async fn sign_in_text(&self, path: &str, body_json: String) -> Result<String, SdkError> {
+        let call = self.session_call(path, Some(body_json));
+        let text = self.json_answer(self.send_plain(&call).await?).await?;
+        self.signed_in(&text).await?;
+        Ok(text)
+    }
+
+    async fn signed_in(&self, text: &str) -> Result<Session, SdkError> {
+        let session = Session::from_json(text)?;
+        self.resumed.set(true);
+        self.save(&session, SessionEvent::SignedIn).await;
+        Ok(session)
+    }
+
+    /// Cookie mode: what the store should know of the cookie (see `SessionStore::cookie_hint`).
+    async fn cookie_held(&self, held: bool) {
+        if self.cookie_session {
+            self.store.set_cookie_hint(held).await;
+        }
+    }
+
+    /// A POST to an endpoint that issues or ends a session. In cookie mode it asks
+    /// for the cookie (`X-EdgeAuth-Session: cookie`) and lets the browser send and
+    /// keep it (`credentials: "include"`, so also from another origin).
+    fn session_call(&self, path: &str, body: Option<String>) -> Call {
+        let mut call = Call::json("POST", self.base.endpoint(path), body);
+        if self.cookie_session {
+            call.headers.push((SESSION_HEADER, "cookie".to_string()));
+            call.credentials = true;
+        }
+        call
+    }
+
+    // ---- device login (SPEC "Device login") -------------------------------------------
+
+    /// `POST /v1/auth/device/code`: a device code and the user code to show.
+    pub async fn start_device_login(&self, client_name: Option<&str>) -> Result<String, SdkError> {
+        let body = match client_name {
+            Some(name) => json!({ "client_name": name }),
+            None => json!({}),
+        };
+        self.post_public("/v1/auth/device/code", body).await
+    }
+
+    /// Polls `POST /v1/auth/device/token` by the client core's rules (wait `interval`
+    /// before each poll, 5 s more after `slow_down`, stop when the code runs out)
+    /// until the device is approved: then stores the session and answers it. A
+    /// denial or an expired code is the worker's 400 (`access_denied`, `expired_token`).
+    pub async fn poll_device_login(
+        &self,
+        code_json: &str,
+        init: Option<&P::Init>,
+    ) -> Result<String, SdkError> {
+        let code: DeviceCode = serde_json::from_str(code_json).map_err(|_| {
+            SdkError::local(
+                Reason::InvalidField,
+                "code: the answer of startDeviceLogin (device_code, interval, expires_in)",
+            )
+        })?;
+        let mut poller = Poller::new(&code);
+        let mut step = poller.first();
+        loop {
+            match step {
+                Step::Wait(s) => self.platform.sleep(s.saturating_mul(1000), init).await?,
+                Step::Expired => {
+                    return Err(SdkError::local(
+                        Reason::ExpiredToken,
+                        "the code expired before it was approved",
+                    ))
+                }
+                // Not reached: the poller only hears of pending polls; a denial or any
+                // other refusal returns below with the worker's own answer.
+                Step::Denied | Step::Fail => {
+                    return Err(SdkError::local(
+                        Reason::AccessDenied,
+                        "the sign-in was denied",
+                    ))
+                }
+            }
+            let body = json!({ "device_code": code.device_code }).to_string();
+            let call = self.session_call("/v1/auth/device/token", Some(body));
+            let answer = self.send_plain_with(&call, init).await?;
+            let status = answer.status();
+            match self.json_answer(answer).await {
+                Ok(text) => {
+                    self.signed_in(&text).await?;
+                    return Ok(text);
+                }
+                Err(e) => match Poll::from_answer(status, e.reason()) {
+                    poll @ (Poll::Pending | Poll::SlowDown) => step = poller.after(&poll),
+                    _ => return Err(e),
+                },
+            }
+        }
+    }
+
+    /// `GET /v1/auth/device/lookup?user_code=…`: the device asking, for the person to
+    /// check before approving (`{user_code, client_name, …}`).
+    pub async fn lookup_device_code(&self, user_code: &str) -> Result<String, SdkError> {
+        let path = format!(
+            "/v1/auth/device/lookup?user_code={}",
+            path_segment(user_code)
+        );
+        self.authed_json("GET", &path, None).await
+    }
+
+    /// `POST /v1/auth/device/approve`: approves (or denies) a device login as the
+    /// signed-in user.
+    pub async fn approve_device(&self, user_code: &str, approve: bool) -> Result<(), SdkError> {
+        let body = json!({ "user_code": user_code, "approve": approve }).to_string();
+        self.authed_json("POST", "/v1/auth/device/approve", Some(body))
+            .await
+            .map(drop)
+    }
+
     /// Sends a request with the bearer attached (refreshed when < 5 min
     /// remain), signed when asked, and hands back the answer whatever its status.
     pub async fn fetch(
@@ -248,13 +440,15 @@ impl<P: Platform, S: SessionStore> Client<P, S> {
             headers: Vec::new(),
             body: request.body,
             sign: request.sign.unwrap_or(self.sign_by_default),
+            credentials: false,
         };
         self.send_authed(&call, init).await
     }
 
-    /// The stored session (the `/v1/auth/token` answer's shape), if any. Never refreshes.
+    /// The stored session (the `/v1/auth/token` answer's shape), if any. Never
+    /// refreshes, but in cookie mode a client holding nothing yet resumes from the cookie.
     pub async fn session(&self) -> Option<String> {
-        self.load().await.map(|s| s.to_json())
+        self.current().await.map(|s| s.to_json())
     }
 
     /// A bearer credential fit for use now (refreshed if needed), for what
@@ -307,6 +501,7 @@ impl<P: Platform, S: SessionStore> Client<P, S> {
 
     async fn save(&self, session: &Session, event: SessionEvent) {
         self.store.save(Some(&session.to_json())).await;
+        self.cookie_held(true).await;
         self.announce(Some(session), Some(event));
     }
 
@@ -325,21 +520,14 @@ impl<P: Platform, S: SessionStore> Client<P, S> {
             }
         }
         self.store.save(None).await;
+        self.cookie_held(false).await;
         self.announce(None, Some(SessionEvent::SignedOut));
     }
 
     /// Tells listeners about a change they have not heard of. Our own changes
     /// name their event; changes found in the store (another tab) are inferred.
     fn announce(&self, session: Option<&Session>, event: Option<SessionEvent>) {
-        let now = session.map(|s| {
-            let user = s
-                .user
-                .get("id")
-                .and_then(|v| v.as_str())
-                .unwrap_or("")
-                .to_string();
-            (s.token.clone(), user)
-        });
+        let now = session.map(|s| (s.token.clone(), s.user_id().to_string()));
         let inferred = {
             let mut announced = self.announced.borrow_mut();
             let inferred = match (&*announced, &now) {
@@ -364,12 +552,12 @@ impl<P: Platform, S: SessionStore> Client<P, S> {
             return Ok(Some(Bearer::ApiKey(key.clone())));
         }
         let Some(session) = self.load().await else {
-            return Ok(None);
+            return Ok(self.resume().await?.map(Bearer::Session));
         };
         if !session.needs_refresh(self.server_now_ms()) {
             return Ok(Some(Bearer::Session(session)));
         }
-        match self.refresh_from(&session).await {
+        match self.refresh_from(Some(&session)).await {
             Ok(fresh) => Ok(Some(Bearer::Session(fresh))),
             // The refresh could not happen now (offline, 503), but the token
             // still has a few minutes: use it rather than fail.
@@ -380,41 +568,93 @@ impl<P: Platform, S: SessionStore> Client<P, S> {
         }
     }
 
-    /// Replaces `stale` with a fresh session, sharing the refresh with every
-    /// concurrent caller.
-    async fn refresh_from(&self, stale: &Session) -> Result<Session, SdkError> {
-        let stale_refresh_token = stale.refresh_token.clone();
+    /// The session in the store; in cookie mode, when this client holds none yet
+    /// (a page just opened), the one the cookie holds. Resuming is a refresh; when
+    /// it cannot happen now (offline) the answer is "none" and a later call tries again.
+    async fn current(&self) -> Option<Session> {
+        match self.load().await {
+            Some(session) => Some(session),
+            None => self.resume().await.ok().flatten(),
+        }
+    }
+
+    /// Cookie mode, holding nothing: one refresh by the cookie, the first time only
+    /// (a refusal means there is no session to resume, and is no error).
+    async fn resume(&self) -> Result<Option<Session>, SdkError> {
+        if !self.cookie_session || self.resumed.get() {
+            return Ok(None);
+        }
+        if !self.store.cookie_hint().await {
+            // Signed out in this browser: a sign-in elsewhere reaches us through the store.
+            self.resumed.set(true);
+            return Ok(None);
+        }
+        match self.refresh_from(None).await {
+            Ok(session) => Ok(Some(session)),
+            Err(e) if e.ends_session() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Replaces `stale` (in cookie mode possibly nothing: resuming) with a fresh
+    /// session, sharing the refresh with every concurrent caller.
+    async fn refresh_from(&self, stale: Option<&Session>) -> Result<Session, SdkError> {
+        let stale = stale.cloned();
         self.refresh_flight
-            .run(|| self.refresh_exclusively(stale_refresh_token))
+            .run(|| self.refresh_exclusively(stale))
             .await
     }
 
-    /// One refresh, under the store's lock (a cross-tab lock in browsers).
-    /// The store is read again first: if the refresh token there is no longer
-    /// the one we hold, someone already rotated it, and presenting ours again
-    /// could look like theft once the grace window has passed.
-    async fn refresh_exclusively(&self, stale_refresh_token: Secret) -> Result<Session, SdkError> {
+    /// One refresh, under the store's lock (a cross-tab lock in browsers). The store
+    /// is read again first: if the session there is no longer the one we meant to
+    /// refresh, someone (another call, another tab) already did, and we take theirs.
+    /// Presenting a spent refresh token again could look like theft once the grace
+    /// window has passed; in cookie mode the browser always sends the latest cookie,
+    /// so this only saves a rotation.
+    async fn refresh_exclusively(&self, stale: Option<Session>) -> Result<Session, SdkError> {
         let _lock = self.store.lock().await;
-        let Some(current) = self.load().await else {
-            return Err(SdkError::local(
-                Reason::SessionRevoked,
-                "signed out (in another tab or window)",
-            ));
-        };
-        if current.refresh_token != stale_refresh_token {
-            return Ok(current);
+        let current = self.load().await;
+        match (&current, &stale) {
+            (Some(current), Some(stale)) if current != stale => return Ok(current.clone()),
+            (Some(current), None) => return Ok(current.clone()),
+            (None, Some(_)) => {
+                return Err(SdkError::local(
+                    Reason::SessionRevoked,
+                    "signed out (in another tab or window)",
+                ))
+            }
+            _ => {}
         }
-        let body = json!({ "refresh_token": current.refresh_token.expose() }).to_string();
-        let call = Call::json("POST", self.base.endpoint("/v1/auth/refresh"), Some(body));
+        let body = current
+            .as_ref()
+            .and_then(|c| c.refresh_token.as_ref())
+            .map(|rt| json!({ "refresh_token": rt.expose() }).to_string());
+        if body.is_none() && !self.cookie_session {
+            return Err(SdkError::local(
+                Reason::MissingCredential,
+                "not signed in: nothing to refresh",
+            ));
+        }
+        let call = self.session_call("/v1/auth/refresh", body);
         let answer = self.send_plain(&call).await?;
-        match self.json_answer(answer).await {
+        match self.json_answer_to(Exchange::Refresh, answer).await {
             Ok(text) => {
                 let fresh = Session::from_json(&text)?;
-                self.save(&fresh, SessionEvent::Refreshed).await;
+                self.resumed.set(true);
+                let event = match current {
+                    Some(_) => SessionEvent::Refreshed,
+                    None => SessionEvent::SignedIn,
+                };
+                self.save(&fresh, event).await;
                 Ok(fresh)
             }
             Err(e) if e.ends_session() => {
-                self.forget(Some(&current)).await;
+                self.resumed.set(true);
+                match &current {
+                    Some(current) => self.forget(Some(current)).await,
+                    // Nothing to resume: the next page need not ask.
+                    None => self.cookie_held(false).await,
+                }
                 Err(e)
             }
             Err(e) => Err(e),
@@ -425,13 +665,22 @@ impl<P: Platform, S: SessionStore> Client<P, S> {
 
     /// Sends without a session's help (login, register, refresh), learning the clock.
     async fn send_plain(&self, call: &Call) -> Result<P::Answer, SdkError> {
+        self.send_plain_with(call, None).await
+    }
+
+    async fn send_plain_with(
+        &self,
+        call: &Call,
+        init: Option<&P::Init>,
+    ) -> Result<P::Answer, SdkError> {
         let out = Outgoing {
             method: call.method.clone(),
             url: call.url.clone(),
             headers: call.headers.clone(),
             body: call.body.clone(),
+            credentials: call.credentials,
         };
-        self.exchange(&out, None).await
+        self.exchange(&out, init).await
     }
 
     async fn exchange(
@@ -465,37 +714,36 @@ impl<P: Platform, S: SessionStore> Client<P, S> {
     ) -> Result<P::Answer, SdkError> {
         let mut bearer = self.bearer().await?;
         let mut sign = call.sign;
-        let (mut refreshed, mut reclocked, mut resigned) = (false, false, false);
+        let mut retries = Retries::default();
         loop {
             let out = self.outgoing(call, bearer.as_ref(), sign)?;
             let answer = self.exchange(&out, init).await?;
             if answer.status() != 401 {
                 return Ok(answer);
             }
-            let Some(current) = bearer.as_ref() else {
-                return Ok(answer);
+            let session = match bearer.as_ref() {
+                None => return Ok(answer),
+                Some(Bearer::ApiKey(_)) => None,
+                Some(Bearer::Session(s)) => Some(s.clone()),
             };
-            let retry = call.body.replayable();
-            match (reason_of_401(&answer).await, current) {
-                (Some(Reason::SessionRevoked), Bearer::Session(session)) => {
-                    let session = session.clone();
-                    self.forget(Some(&session)).await;
-                    return Ok(answer);
-                }
-                (Some(Reason::TokenExpired), Bearer::Session(session)) if retry && !refreshed => {
-                    refreshed = true;
-                    let session = session.clone();
-                    bearer = Some(Bearer::Session(self.refresh_from(&session).await?));
+            let reason = reason_of_401(&answer).await;
+            let attempt = Attempt {
+                signed: sign,
+                resendable: call.body.replayable(),
+                signable: call.body.signable().is_some(),
+                refreshable: session.is_some(),
+                clock_known: self.clock.known(),
+            };
+            match (retries.after_401(reason, attempt), session) {
+                (Some(Retry::Refresh), Some(s)) => {
+                    bearer = Some(Bearer::Session(self.refresh_from(Some(&s)).await?));
                 }
                 // The answer's `Date` has just corrected the clock: sign again.
-                (Some(Reason::TimestampOutOfWindow), _) if retry && sign && !reclocked => {
-                    reclocked = true
-                }
-                (Some(Reason::SignatureMissing), _)
-                    if retry && !sign && !resigned && call.body.signable().is_some() =>
-                {
-                    resigned = true;
-                    sign = true;
+                (Some(Retry::Reclock), _) => {}
+                (Some(Retry::Sign), _) => sign = true,
+                (_, Some(s)) if ends_session(401, reason, Exchange::Other, true) => {
+                    self.forget(Some(&s)).await;
+                    return Ok(answer);
                 }
                 _ => return Ok(answer),
             }
@@ -537,15 +785,24 @@ impl<P: Platform, S: SessionStore> Client<P, S> {
             url: call.url.clone(),
             headers,
             body: call.body.clone(),
+            credentials: call.credentials,
         })
     }
 
     /// A 2xx answer's JSON text (`""` for 204), else the error it carries.
     async fn json_answer(&self, answer: P::Answer) -> Result<String, SdkError> {
+        self.json_answer_to(Exchange::Other, answer).await
+    }
+
+    async fn json_answer_to(
+        &self,
+        exchange: Exchange,
+        answer: P::Answer,
+    ) -> Result<String, SdkError> {
         let status = answer.status();
         if !(200..300).contains(&status) {
             let text = answer.text().await.unwrap_or_default();
-            return Err(SdkError::from_answer(status, &text));
+            return Err(SdkError::from_answer_to(exchange, status, &text));
         }
         let text = answer.text().await?;
         if status == 204 || text.is_empty() {
@@ -566,9 +823,7 @@ async fn reason_of_401<A: Answer>(answer: &A) -> Option<Reason> {
             return Some(reason);
         }
     }
-    let header = answer.header("www-authenticate")?;
-    let (_, rest) = header.split_once("error_description=\"")?;
-    Reason::parse(rest.split('"').next()?)
+    reason_from_www_authenticate(&answer.header("www-authenticate")?)
 }
 
 /// The members endpoint of a tenant. An empty id would make the path

@@ -25,6 +25,7 @@ struct Seen {
     path: String,
     headers: Vec<(String, String)>,
     body: Body,
+    credentials: bool,
 }
 
 impl Seen {
@@ -49,6 +50,12 @@ struct FakeServer {
     access: RefCell<HashMap<String, i64>>,
     revoked: Cell<bool>,
     log: RefCell<Vec<Seen>>,
+    /// The browser's cookie jar (shared by its tabs): the refresh cookie of cookie mode.
+    cookie: RefCell<Option<String>>,
+    /// How long clients waited (device login's polling), in ms.
+    slept_ms: Cell<u64>,
+    /// Device login: the answers `/v1/auth/device/token` gives, in turn (then approval).
+    device_polls: RefCell<Vec<Reason>>,
 }
 
 #[derive(Debug)]
@@ -94,6 +101,9 @@ impl FakeServer {
             access: RefCell::new(HashMap::new()),
             revoked: Cell::new(false),
             log: RefCell::new(Vec::new()),
+            cookie: RefCell::new(None),
+            slept_ms: Cell::new(0),
+            device_polls: RefCell::new(Vec::new()),
         })
     }
 
@@ -137,6 +147,23 @@ impl FakeServer {
             "user": {"id": "u1", "email": "a@example.com", "name": "A", "roles": [], "tenants": {}},
         })
         .to_string()
+    }
+
+    /// Hands a token answer over as the request asked: in cookie mode the refresh token
+    /// goes into the jar (only for a request that lets the browser keep cookies) and
+    /// out of the body.
+    fn deliver(&self, seen: &Seen, answer: String) -> (u16, String) {
+        if seen.header("x-edgeauth-session") != Some("cookie") {
+            return (200, answer);
+        }
+        assert!(
+            seen.credentials,
+            "a cookie-mode call lets the browser keep the cookie"
+        );
+        let mut v: Value = serde_json::from_str(&answer).unwrap();
+        let rt = v.as_object_mut().unwrap().remove("refresh_token").unwrap();
+        *self.cookie.borrow_mut() = rt.as_str().map(str::to_string);
+        (200, v.to_string())
     }
 
     /// The credential check of a protected route, in SPEC's order.
@@ -196,13 +223,35 @@ impl FakeServer {
             ("POST", "/v1/auth/token") => {
                 if body["password"] == "correct horse" {
                     self.revoked.set(false);
-                    (200, self.issue())
+                    self.deliver(seen, self.issue())
                 } else {
                     refusal(Reason::InvalidLogin)
                 }
             }
+            ("POST", "/v1/auth/device/code") => (
+                200,
+                json!({"device_code": "ea_dc_x", "user_code": "BCDF-GHJK",
+                    "verification_uri": "https://auth.example.com/console/device",
+                    "verification_uri_complete": "https://auth.example.com/console/device?user_code=BCDF-GHJK",
+                    "expires_in": 600, "interval": 5, "client_name": body["client_name"]})
+                .to_string(),
+            ),
+            ("POST", "/v1/auth/device/token") => {
+                let mut polls = self.device_polls.borrow_mut();
+                if polls.is_empty() {
+                    drop(polls);
+                    return self.deliver(seen, self.issue());
+                }
+                refusal(polls.remove(0))
+            }
             ("POST", "/v1/auth/refresh") => {
-                let presented = body["refresh_token"].as_str().unwrap_or("").to_string();
+                // SPEC: no body reads the cookie, with the header (the fake's origin is always the own).
+                let from_cookie = matches!(seen.body, Body::Empty)
+                    && seen.header("x-edgeauth-session") == Some("cookie");
+                let presented = match from_cookie {
+                    true => self.cookie.borrow().clone().unwrap_or_default(),
+                    false => body["refresh_token"].as_str().unwrap_or("").to_string(),
+                };
                 if self.revoked.get() {
                     return refusal(Reason::SessionRevoked);
                 }
@@ -210,7 +259,7 @@ impl FakeServer {
                 if let Some((used_at, answer)) = spent {
                     // SPEC: within the grace window (30 s), the same successor; later, theft.
                     if self.now_ms.get() - used_at <= GRACE_MS {
-                        return (200, answer);
+                        return self.deliver(seen, answer);
                     }
                     self.revoked.set(true);
                     return refusal(Reason::RefreshTokenReused);
@@ -222,11 +271,12 @@ impl FakeServer {
                 self.spent_refresh
                     .borrow_mut()
                     .insert(presented, (self.now_ms.get(), answer.clone()));
-                (200, answer)
+                self.deliver(seen, answer)
             }
             ("POST", "/v1/auth/logout") => match self.check_bearer(seen) {
                 Ok(_) => {
                     self.revoked.set(true);
+                    *self.cookie.borrow_mut() = None;
                     (204, String::new())
                 }
                 Err(r) => refusal(r),
@@ -246,6 +296,14 @@ impl FakeServer {
                         (200, json!({"kind": "user", "subject": "u1"}).to_string())
                     }
                     ("GET", "/v1/api-keys") => (200, json!({"keys": []}).to_string()),
+                    ("GET", "/v1/auth/device/lookup?user_code=BCDF-GHJK") => (
+                        200,
+                        json!({"user_code": "BCDF-GHJK", "client_name": "a CLI"}).to_string(),
+                    ),
+                    ("GET", _) if path.starts_with("/v1/auth/device/lookup") => {
+                        refusal(Reason::NotFound)
+                    }
+                    ("POST", "/v1/auth/device/approve") => (204, String::new()),
                     ("POST", "/v1/api-keys") => {
                         (201, json!({"id": "k1", "key": "ea_live_x"}).to_string())
                     }
@@ -302,6 +360,7 @@ impl Platform for Tab {
                 .map(|(n, v)| (n.to_string(), v.clone()))
                 .collect(),
             body: out.body.clone(),
+            credentials: out.credentials,
         };
         server.log.borrow_mut().push(seen.clone());
         let (status, body) = server.handle(&seen);
@@ -328,6 +387,13 @@ impl Platform for Tab {
         self.server.now_ms.get() + self.clock_error_ms
     }
 
+    async fn sleep(&self, ms: u64, _: Option<&()>) -> Result<(), SdkError> {
+        self.server.slept_ms.set(self.server.slept_ms.get() + ms);
+        self.server.advance(i64::try_from(ms).unwrap());
+        Ticks(1).await;
+        Ok(())
+    }
+
     fn request_target(&self, url: &str) -> String {
         url.strip_prefix(BASE).unwrap_or(url).to_string()
     }
@@ -344,6 +410,8 @@ struct SharedStore {
     value: Rc<RefCell<Option<String>>>,
     with_lock: bool,
     locked: Rc<Cell<bool>>,
+    /// Cookie mode's hint (`None`: never said).
+    hint: Rc<Cell<Option<bool>>>,
 }
 
 struct Held(Option<Rc<Cell<bool>>>);
@@ -363,6 +431,12 @@ impl SessionStore for SharedStore {
     }
     async fn save(&self, value: Option<&str>) {
         *self.value.borrow_mut() = value.map(str::to_string);
+    }
+    async fn cookie_hint(&self) -> bool {
+        self.hint.get().unwrap_or(true)
+    }
+    async fn set_cookie_hint(&self, held: bool) {
+        self.hint.set(Some(held));
     }
     async fn lock(&self) -> Held {
         if !self.with_lock {
@@ -389,6 +463,14 @@ fn options() -> Options {
         base_url: BASE.to_string(),
         api_key: None,
         sign_by_default: false,
+        cookie_session: false,
+    }
+}
+
+fn cookie_options() -> Options {
+    Options {
+        cookie_session: true,
+        ..options()
     }
 }
 
@@ -942,4 +1024,269 @@ fn client_bound_signing_uses_the_session_token() {
 fn path_segments_are_encoded_like_encode_uri_component() {
     assert_eq!(path_segment("abc-_.~"), "abc-_.~");
     assert_eq!(path_segment("a b/c?d#é"), "a%20b%2Fc%3Fd%23%C3%A9");
+}
+
+// ---- cookie mode (SPEC "Browser sessions in a cookie") ----------------------------------
+
+#[test]
+fn cookie_mode_keeps_no_refresh_token_and_refreshes_by_the_cookie() {
+    let server = FakeServer::new();
+    let store = SharedStore::default();
+    let c = Client::new(tab(&server, 0), store.clone(), cookie_options()).unwrap();
+    let answer: Value = serde_json::from_str(&block_on(c.login(LOGIN.into())).unwrap()).unwrap();
+    let login = server.last("/v1/auth/token");
+    assert_eq!(login.header("x-edgeauth-session"), Some("cookie"));
+    assert!(login.credentials, "the browser may keep the cookie");
+    assert!(answer.get("refresh_token").is_none());
+    let cookie = server
+        .cookie
+        .borrow()
+        .clone()
+        .expect("the jar holds the refresh token");
+    let kept = store.value.borrow().clone().unwrap();
+    assert!(
+        !kept.contains("refresh_token") && !kept.contains(&cookie),
+        "{kept}"
+    );
+
+    // Near expiry: the refresh sends no body, only the header, and the jar's cookie rotates.
+    server.advance(56 * 60 * 1000);
+    assert_eq!(block_on(c.fetch(get("/api/me"), None)).unwrap().status, 200);
+    let refresh = server.last("/v1/auth/refresh");
+    assert_eq!(refresh.body, Body::Empty);
+    assert_eq!(refresh.header("x-edgeauth-session"), Some("cookie"));
+    assert!(refresh.credentials);
+    assert_ne!(
+        server.cookie.borrow().as_deref(),
+        Some(cookie.as_str()),
+        "rotated"
+    );
+    // Calls to the API itself carry the bearer, and no cookie mode.
+    assert!(!server.last("/api/me").credentials);
+    assert_eq!(server.last("/api/me").header("x-edgeauth-session"), None);
+    assert!(!store
+        .value
+        .borrow()
+        .clone()
+        .unwrap()
+        .contains("refresh_token"));
+}
+
+#[test]
+fn a_new_page_resumes_from_the_cookie_once() {
+    let server = FakeServer::new();
+    let first = Client::new(tab(&server, 0), MemoryStore::default(), cookie_options()).unwrap();
+    block_on(first.login(LOGIN.into())).unwrap();
+
+    // A reload: a client with nothing in memory, the same browser (the same jar).
+    let page = Client::new(tab(&server, 0), MemoryStore::default(), cookie_options()).unwrap();
+    let session: Value = serde_json::from_str(&block_on(page.session()).unwrap()).unwrap();
+    assert_eq!(session["user"]["id"], "u1");
+    assert_eq!(server.count("POST", "/v1/auth/refresh"), 1);
+    assert_eq!(
+        *page.platform().events.borrow(),
+        vec![(SessionEvent::SignedIn, true)]
+    );
+    assert_eq!(block_on(page.whoami()).map(|_| ()), Ok(()));
+
+    // Signed out everywhere: a new page finds nothing, and asks only once.
+    block_on(page.logout()).unwrap();
+    let logout = server.last("/v1/auth/logout");
+    assert_eq!(
+        logout.body,
+        Body::Empty,
+        "no refresh token to send: the cookie is it"
+    );
+    assert_eq!(logout.header("x-edgeauth-session"), Some("cookie"));
+    assert!(server.cookie.borrow().is_none());
+    let later = Client::new(tab(&server, 0), MemoryStore::default(), cookie_options()).unwrap();
+    assert!(block_on(later.session()).is_none());
+    assert!(block_on(later.session()).is_none());
+    assert_eq!(
+        server.count("POST", "/v1/auth/refresh"),
+        2,
+        "one try, then it knows"
+    );
+    assert!(later.platform().events.borrow().is_empty());
+    let e = block_on(later.whoami()).unwrap_err();
+    assert_eq!(e.reason, "missing_credential");
+}
+
+#[test]
+fn cookie_tabs_share_one_refresh_and_never_sign_each_other_out() {
+    // Two tabs: one browser's cookie jar, and the access token shared between them
+    // (a BroadcastChannel in browsers) under one Web Lock.
+    let server = FakeServer::new();
+    server.access_ttl_s.set(20);
+    let shared = SharedStore {
+        with_lock: true,
+        ..SharedStore::default()
+    };
+    let a = Client::new(tab(&server, 0), shared.clone(), cookie_options()).unwrap();
+    let b = Client::new(tab(&server, 0), shared.clone(), cookie_options()).unwrap();
+    block_on(a.login(LOGIN.into())).unwrap();
+    for round in 0..6 {
+        server.advance(10_000);
+        let calls: Vec<Fetched<'_>> = vec![
+            Box::pin(a.fetch(get(&format!("/api/a{round}")), None)),
+            Box::pin(b.fetch(get(&format!("/api/b{round}")), None)),
+        ];
+        for r in run_all(calls) {
+            assert_eq!(r.unwrap().status, 200, "round {round}");
+        }
+        assert_eq!(
+            server.count("POST", "/v1/auth/refresh"),
+            round + 1,
+            "one refresh per round"
+        );
+    }
+    assert!(!server.revoked.get(), "no refresh was taken for theft");
+    assert!(!b
+        .platform()
+        .events
+        .borrow()
+        .iter()
+        .any(|(e, _)| *e == SessionEvent::SignedOut));
+}
+
+#[test]
+fn cookie_mode_refusals_sign_out_like_body_mode() {
+    let server = FakeServer::new();
+    let c = Client::new(tab(&server, 0), MemoryStore::default(), cookie_options()).unwrap();
+    block_on(c.login(LOGIN.into())).unwrap();
+    // The cookie was cleared elsewhere (another app's logout): the refresh is refused.
+    *server.cookie.borrow_mut() = None;
+    server.advance(56 * 60 * 1000);
+    let e = block_on(c.refresh()).unwrap_err();
+    assert_eq!(
+        (e.status, e.reason.as_str()),
+        (401, "refresh_token_invalid")
+    );
+    assert!(e.sign_in_again);
+    assert!(block_on(c.session()).is_none());
+    assert_eq!(
+        c.platform().events.borrow().last(),
+        Some(&(SessionEvent::SignedOut, false))
+    );
+}
+
+// ---- device login (SPEC "Device login") --------------------------------------------------
+
+#[test]
+fn device_login_polls_by_the_rules_and_signs_in() {
+    let server = FakeServer::new();
+    let c = client(&server);
+    let code = block_on(c.start_device_login(Some("a CLI"))).unwrap();
+    let started: Value = serde_json::from_str(&code).unwrap();
+    assert_eq!(started["user_code"], "BCDF-GHJK");
+    assert_eq!(
+        json_body(&server.last("/v1/auth/device/code")),
+        json!({"client_name": "a CLI"})
+    );
+    *server.device_polls.borrow_mut() = vec![
+        Reason::AuthorizationPending,
+        Reason::SlowDown,
+        Reason::AuthorizationPending,
+    ];
+    let session: Value =
+        serde_json::from_str(&block_on(c.poll_device_login(&code, None)).unwrap()).unwrap();
+    assert!(session["token"].is_string());
+    // 5 s before the first poll, 5 s again, then 10 s twice after the slow_down.
+    assert_eq!(server.slept_ms.get(), 30_000);
+    assert_eq!(server.count("POST", "/v1/auth/device/token"), 4);
+    assert_eq!(
+        json_body(&server.last("/v1/auth/device/token")),
+        json!({"device_code": "ea_dc_x"})
+    );
+    assert_eq!(
+        *c.platform().events.borrow(),
+        vec![(SessionEvent::SignedIn, true)]
+    );
+    assert_eq!(block_on(c.whoami()).map(|_| ()), Ok(()));
+}
+
+#[test]
+fn a_denied_or_expired_device_login_is_the_workers_answer() {
+    let server = FakeServer::new();
+    let c = client(&server);
+    let code = block_on(c.start_device_login(None)).unwrap();
+    assert_eq!(json_body(&server.last("/v1/auth/device/code")), json!({}));
+    *server.device_polls.borrow_mut() = vec![Reason::AuthorizationPending, Reason::AccessDenied];
+    let e = block_on(c.poll_device_login(&code, None)).unwrap_err();
+    assert_eq!((e.status, e.reason.as_str()), (400, "access_denied"));
+    assert!(!e.sign_in_again);
+    *server.device_polls.borrow_mut() = vec![Reason::ExpiredToken];
+    let e = block_on(c.poll_device_login(&code, None)).unwrap_err();
+    assert_eq!(e.reason, "expired_token");
+    // A code that runs out while the worker still says "pending" stops by itself.
+    let short = code.replace("\"expires_in\":600", "\"expires_in\":12");
+    *server.device_polls.borrow_mut() = vec![Reason::AuthorizationPending; 10];
+    let e = block_on(c.poll_device_login(&short, None)).unwrap_err();
+    assert_eq!((e.status, e.reason.as_str()), (400, "expired_token"));
+    assert!(block_on(c.session()).is_none());
+    let e = block_on(c.poll_device_login("{}", None)).unwrap_err();
+    assert_eq!(e.reason, "invalid_field");
+}
+
+#[test]
+fn the_console_looks_up_and_approves_with_the_session() {
+    let server = FakeServer::new();
+    let c = client(&server);
+    block_on(c.login(LOGIN.into())).unwrap();
+    let found: Value =
+        serde_json::from_str(&block_on(c.lookup_device_code("BCDF-GHJK")).unwrap()).unwrap();
+    assert_eq!(found["client_name"], "a CLI");
+    let seen = server.last("/v1/auth/device/lookup?user_code=BCDF-GHJK");
+    assert!(bearer_of(&seen).starts_with("Bearer "));
+    let e = block_on(c.lookup_device_code("no such&code")).unwrap_err();
+    assert_eq!(e.reason, "not_found");
+    assert!(server
+        .log
+        .borrow()
+        .iter()
+        .any(|s| s.path == "/v1/auth/device/lookup?user_code=no%20such%26code"));
+    block_on(c.approve_device("BCDF-GHJK", false)).unwrap();
+    assert_eq!(
+        json_body(&server.last("/v1/auth/device/approve")),
+        json!({"user_code": "BCDF-GHJK", "approve": false})
+    );
+}
+
+#[test]
+fn a_signed_out_browser_spares_new_pages_the_refresh() {
+    let server = FakeServer::new();
+    let store = SharedStore::default();
+    let first = Client::new(tab(&server, 0), store.clone(), cookie_options()).unwrap();
+    block_on(first.login(LOGIN.into())).unwrap();
+    assert_eq!(store.hint.get(), Some(true));
+    block_on(first.logout()).unwrap();
+    assert_eq!(store.hint.get(), Some(false));
+    let page = Client::new(
+        tab(&server, 0),
+        SharedStore {
+            value: Rc::default(),
+            ..store.clone()
+        },
+        cookie_options(),
+    )
+    .unwrap();
+    assert!(block_on(page.session()).is_none());
+    assert_eq!(
+        server.count("POST", "/v1/auth/refresh"),
+        0,
+        "nothing to resume: nothing asked"
+    );
+    // A cookie that is gone although the hint says otherwise: one refusal, then the hint is right.
+    store.hint.set(Some(true));
+    let other = Client::new(
+        tab(&server, 0),
+        SharedStore {
+            value: Rc::default(),
+            ..store.clone()
+        },
+        cookie_options(),
+    )
+    .unwrap();
+    assert!(block_on(other.session()).is_none());
+    assert_eq!(store.hint.get(), Some(false));
 }

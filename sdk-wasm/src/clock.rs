@@ -1,90 +1,56 @@
-//! The server's clock as the client knows it: the offset learned from answers' `Date` headers.
+//! The server's clock as this client knows it: core's estimate from `Date` headers,
+//! held where the client's shared reference can update it.
 
 use std::cell::Cell;
 
-/// `Date` has whole seconds and the answer spent some time in flight, so an
-/// observation within this distance of the current offset says nothing new.
-const TOLERANCE_MS: u64 = 1_500;
+use edgeauth_core::client::ServerClock as Estimate;
 
-/// Offset (server minus local, in ms) learned from the worker's `Date`
-/// headers. Zero until an answer shows a clock off by more than the
-/// tolerance, so a correct clock is never "corrected" by rounding noise.
+/// Offset (server minus local, in ms) learned from the worker's `Date` headers.
 #[derive(Debug, Default)]
 pub struct ServerClock {
-    offset_ms: Cell<i64>,
+    estimate: Cell<Estimate>,
 }
 
 impl ServerClock {
     /// Learns from one answer's `Date` header, read at local time `local_ms`.
     pub fn observe(&self, date_header: &str, local_ms: i64) {
-        let Some(server_s) = edgeauth_core::time::parse_imf_fixdate(date_header) else {
-            return;
-        };
-        // The server's clock was somewhere in [Date, Date + 1 s): take the middle.
-        let observed = server_s
-            .saturating_mul(1000)
-            .saturating_add(500)
-            .saturating_sub(local_ms);
-        if observed.saturating_sub(self.offset_ms.get()).unsigned_abs() > TOLERANCE_MS {
-            self.offset_ms.set(observed);
-        }
+        let mut estimate = self.estimate.get();
+        estimate.observe(date_header, local_ms);
+        self.estimate.set(estimate);
     }
 
     /// The current offset, server minus local, in ms.
     pub fn offset_ms(&self) -> i64 {
-        self.offset_ms.get()
+        self.estimate.get().offset_ms()
+    }
+
+    /// Whether an answer has told the server's time yet.
+    pub fn known(&self) -> bool {
+        self.estimate.get().known()
     }
 
     /// The server's time now, given the local clock.
     pub fn server_now_ms(&self, local_ms: i64) -> i64 {
-        local_ms.saturating_add(self.offset_ms.get())
+        self.estimate.get().server_now_ms(local_ms)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use edgeauth_core::client::cases::CLOCK_CASES;
 
-    const DATE: &str = "Tue, 14 Nov 2023 22:13:20 GMT"; // 1_700_000_000 s
-
+    /// The client core's shared cases, through the SDK's clock.
     #[test]
-    fn a_correct_clock_is_left_alone() {
-        let c = ServerClock::default();
-        c.observe(DATE, 1_700_000_000_900);
-        c.observe(DATE, 1_700_000_000_000);
-        c.observe(DATE, 1_700_000_001_400);
-        assert_eq!(c.offset_ms(), 0);
-        assert_eq!(c.server_now_ms(5), 5);
-    }
-
-    #[test]
-    fn a_clock_ten_minutes_fast_is_corrected() {
-        let c = ServerClock::default();
-        let local = 1_700_000_000_000 + 600_000;
-        c.observe(DATE, local);
-        assert_eq!(c.offset_ms(), -599_500);
-        let error = c.server_now_ms(local) - 1_700_000_000_000;
-        assert!((0..1000).contains(&error), "{error}");
-        // Later answers within the rounding noise keep the offset steady.
-        c.observe(DATE, local + 800);
-        assert_eq!(c.offset_ms(), -599_500);
-    }
-
-    #[test]
-    fn a_clock_that_is_slow_is_corrected_and_can_be_reset() {
-        let c = ServerClock::default();
-        c.observe(DATE, 1_700_000_000_000 - 3_600_000);
-        assert_eq!(c.offset_ms(), 3_600_500);
-        // The local clock was fixed (e.g. NTP caught up): the next answer says so.
-        c.observe(DATE, 1_700_000_000_000);
-        assert_eq!(c.offset_ms(), 500);
-    }
-
-    #[test]
-    fn unreadable_dates_are_ignored() {
-        let c = ServerClock::default();
-        c.observe("yesterday", 0);
-        c.observe("", 0);
-        assert_eq!(c.offset_ms(), 0);
+    fn the_shared_clock_cases() {
+        for case in CLOCK_CASES {
+            let clock = ServerClock::default();
+            for (date, local_ms) in case.observations {
+                clock.observe(date, *local_ms);
+            }
+            assert_eq!(clock.offset_ms(), case.offset_ms, "{}", case.name);
+            assert_eq!(clock.known(), case.known, "{}", case.name);
+            assert_eq!(clock.server_now_ms(5), 5 + case.offset_ms, "{}", case.name);
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! `SdkError`: what every SDK call fails with, in SPEC's `status`/`code`/`reason`/`message` shape.
 
-use edgeauth_core::{Code, Reason};
-use serde::Deserialize;
+use edgeauth_core::client::{ends_session, Exchange, Refusal};
+use edgeauth_core::{ApiError, Code, Reason};
 
 /// `code` of a request that never got an answer (offline, DNS, refused, CORS).
 pub const NETWORK: &str = "NETWORK";
@@ -19,18 +19,9 @@ pub struct SdkError {
     pub code: String,
     pub reason: String,
     pub message: String,
-}
-
-#[derive(Deserialize)]
-struct ErrorBody {
-    error: ErrorFields,
-}
-
-#[derive(Deserialize)]
-struct ErrorFields {
-    code: String,
-    reason: String,
-    message: String,
+    /// The session is over (the client core's `ends_session`): the SDK has forgotten
+    /// it, and the person signs in again. JS: `EdgeAuthError.signInAgain`.
+    pub sign_in_again: bool,
 }
 
 impl SdkError {
@@ -41,6 +32,7 @@ impl SdkError {
             code: reason.code().as_str().to_string(),
             reason: reason.as_str().to_string(),
             message: message.into(),
+            sign_in_again: ends_session(reason.status(), Some(reason), Exchange::Other, true),
         }
     }
 
@@ -51,6 +43,7 @@ impl SdkError {
             code: NETWORK.to_string(),
             reason: "network_error".to_string(),
             message: message.into(),
+            sign_in_again: false,
         }
     }
 
@@ -61,6 +54,7 @@ impl SdkError {
             code: ABORTED.to_string(),
             reason: "aborted".to_string(),
             message: message.into(),
+            sign_in_again: false,
         }
     }
 
@@ -71,18 +65,29 @@ impl SdkError {
             code: BAD_RESPONSE.to_string(),
             reason: "invalid_response".to_string(),
             message: message.into(),
+            sign_in_again: false,
         }
     }
 
-    /// The error a non-2xx answer stands for: its SPEC body when it has one,
-    /// else the `code` its status stands for (reason `unexpected_status`).
+    /// The error a non-2xx answer to a call stands for: its SPEC body when it has
+    /// one, else the `code` its status stands for (reason `unexpected_status`).
     pub fn from_answer(status: u16, body: &str) -> Self {
-        if let Ok(ErrorBody { error }) = serde_json::from_str::<ErrorBody>(body) {
+        SdkError::from_answer_to(Exchange::Other, status, body)
+    }
+
+    /// The same for an answer to `exchange`: a refused refresh ends the session
+    /// where the same refusal of another call may not.
+    pub fn from_answer_to(exchange: Exchange, status: u16, body: &str) -> Self {
+        let refusal = Refusal::from_answer(status, body.as_bytes());
+        // A session bearer can always be refreshed; an API key client never asks.
+        let sign_in_again = refusal.ends_session(exchange, true);
+        if let Some((code, reason, message)) = refusal.contract_fields() {
             return SdkError {
                 status,
-                code: error.code,
-                reason: error.reason,
-                message: error.message,
+                code: code.to_string(),
+                reason: reason.to_string(),
+                message: message.to_string(),
+                sign_in_again,
             };
         }
         let code = code_of_status(status).map_or("HTTP_ERROR", Code::as_str);
@@ -91,6 +96,7 @@ impl SdkError {
             code: code.to_string(),
             reason: "unexpected_status".to_string(),
             message: format!("the server answered {status} without an edgeauth error body"),
+            sign_in_again,
         }
     }
 
@@ -104,10 +110,16 @@ impl SdkError {
         self.code == NETWORK
     }
 
-    /// Whether the worker refused the credential itself: the session cannot
-    /// be used any more, so the SDK signs out.
+    /// Whether the session cannot be used any more, so the SDK signs out.
     pub fn ends_session(&self) -> bool {
-        self.status == 401
+        self.sign_in_again
+    }
+}
+
+/// A refusal decided on this side, in core's words.
+impl From<ApiError> for SdkError {
+    fn from(e: ApiError) -> Self {
+        SdkError::local(e.reason, e.message)
     }
 }
 
@@ -133,6 +145,29 @@ fn code_of_status(status: u16) -> Option<Code> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The client core's shared cases, through the SDK's error type.
+    #[test]
+    fn the_shared_refusal_cases() {
+        use edgeauth_core::client::cases::REFUSAL_CASES;
+        for case in REFUSAL_CASES.iter().filter(|c| c.refreshable) {
+            let e = SdkError::from_answer_to(case.exchange, case.status, case.body);
+            assert_eq!(e.status, case.status, "{}", case.name);
+            assert_eq!(e.ends_session(), case.ends_session, "{}", case.name);
+            match (case.code, case.reason) {
+                (Some(code), Some(reason)) => {
+                    assert_eq!(
+                        (e.code.as_str(), e.reason.as_str()),
+                        (code, reason),
+                        "{}",
+                        case.name
+                    )
+                }
+                // Outside the contract: the status's code, and the SDK's own reason.
+                _ => assert_eq!(e.reason, "unexpected_status", "{}", case.name),
+            }
+        }
+    }
 
     #[test]
     fn reads_the_contract_body() {

@@ -46,6 +46,9 @@ pub struct Outgoing {
     pub url: String,
     pub headers: Vec<(&'static str, String)>,
     pub body: Body,
+    /// Send and keep cookies, also across origins (fetch's `credentials: "include"`):
+    /// only the session calls of cookie mode, which need the refresh cookie.
+    pub credentials: bool,
 }
 
 /// What happened to the session, as `onSessionChange` listeners hear it.
@@ -95,6 +98,9 @@ pub trait Platform {
     ) -> Result<Self::Answer, SdkError>;
     /// The local clock, Unix ms.
     fn now_ms(&self) -> i64;
+    /// Waits `ms` milliseconds (device login's polling); `init` may abort the wait
+    /// as it aborts a request (an `AbortSignal`), which is `Err`.
+    async fn sleep(&self, ms: u64, init: Option<&Self::Init>) -> Result<(), SdkError>;
     /// The request target (pathname plus `?query`) of `url` as it goes on the
     /// wire, after the platform's URL parser has normalised it.
     fn request_target(&self, url: &str) -> String;
@@ -112,6 +118,16 @@ pub trait SessionStore {
     async fn load(&self) -> Option<String>;
     async fn save(&self, value: Option<&str>);
     async fn lock(&self) -> Self::Lock;
+
+    /// Cookie mode: whether this browser may hold a session cookie, so that a new page
+    /// resumes from it (a hint the store keeps, never a secret; without one: perhaps).
+    /// It spares a signed-out page a refresh that can only be refused.
+    async fn cookie_hint(&self) -> bool {
+        true
+    }
+
+    /// Cookie mode: records whether a session cookie is held now.
+    async fn set_cookie_hint(&self, _held: bool) {}
 }
 
 /// The default store: this client's memory, nothing shared.

@@ -1,79 +1,43 @@
-//! The signed-in session: the `/v1/auth/token` answer, how it is stored, and when it needs a refresh.
+//! The signed-in session: the token answer as the client keeps it (core's `TokenAnswer`),
+//! read and written as the contract's JSON.
 
-use edgeauth_core::secret::Secret;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use std::ops::Deref;
+
+use edgeauth_core::client::TokenAnswer;
 
 use crate::error::SdkError;
-use crate::token;
 
-/// SPEC: a session refreshes itself when less than 5 minutes remain.
-pub const REFRESH_MARGIN_MS: i64 = 5 * 60 * 1000;
+/// A session as `/v1/auth/token` and `/v1/auth/refresh` answer it. In cookie mode its
+/// `refresh_token` is `None`: the browser holds it in an HttpOnly cookie. The tokens
+/// are `Secret`s: they never print and are wiped on drop.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Session(TokenAnswer);
 
-/// A session as `/v1/auth/token` and `/v1/auth/refresh` answer it. The two
-/// tokens are [`Secret`]s: they never print and are wiped on drop.
-#[derive(Clone, Debug, Deserialize)]
-pub struct Session {
-    pub token: Secret,
-    pub expires_at: String,
-    pub refresh_token: Secret,
-    pub refresh_expires_at: String,
-    #[serde(default)]
-    pub user: Value,
-}
+impl Deref for Session {
+    type Target = TokenAnswer;
 
-impl PartialEq for Session {
-    fn eq(&self, other: &Self) -> bool {
-        self.token == other.token && self.refresh_token == other.refresh_token
+    fn deref(&self) -> &TokenAnswer {
+        &self.0
     }
 }
 
 impl Session {
-    /// Reads a `/token` or `/refresh` answer (or a stored session, which has the same shape).
+    /// Reads a token answer (or a stored session, which has the same shape).
     pub fn from_json(text: &str) -> Result<Session, SdkError> {
-        let s: Session = serde_json::from_str(text).map_err(|e| {
-            SdkError::bad_response(
-                200,
-                format!("the session answer is not in the contract's shape: {e}"),
-            )
-        })?;
-        if s.token.is_empty() || s.refresh_token.is_empty() {
-            return Err(SdkError::bad_response(
-                200,
-                "the session answer has an empty token",
-            ));
-        }
-        Ok(s)
+        TokenAnswer::parse(text)
+            .map(Session)
+            .map_err(|why| SdkError::bad_response(200, why))
     }
 
     /// The same shape back: what is stored and what JS callers see.
     pub fn to_json(&self) -> String {
-        json!({
-            "token": self.token.expose(),
-            "expires_at": self.expires_at,
-            "refresh_token": self.refresh_token.expose(),
-            "refresh_expires_at": self.refresh_expires_at,
-            "user": self.user,
-        })
-        .to_string()
+        self.0.to_json().to_string()
     }
 
-    /// When the access token expires, from its own `exp` (Unix ms). `None`
-    /// when the token has none: then only the worker's 401 says it expired.
-    pub fn expires_at_ms(&self) -> Option<i64> {
-        token::expiry_s(self.token.expose()).map(|s| s.saturating_mul(1000))
-    }
-
-    /// Whether the access token should be refreshed before use, at the
-    /// server's time `server_now_ms`.
+    /// Whether the access token should be refreshed before use, at the server's time
+    /// (core's rule: less than 5 minutes remain).
     pub fn needs_refresh(&self, server_now_ms: i64) -> bool {
-        self.expires_at_ms()
-            .is_some_and(|exp| exp.saturating_sub(server_now_ms) < REFRESH_MARGIN_MS)
-    }
-
-    /// Whether the access token is past its `exp` at the server's time.
-    pub fn is_expired(&self, server_now_ms: i64) -> bool {
-        self.expires_at_ms().is_some_and(|exp| exp <= server_now_ms)
+        self.0.refresh_due(server_now_ms)
     }
 }
 
@@ -81,6 +45,8 @@ impl Session {
 pub(crate) mod tests {
     use super::*;
     use crate::token::tests::jwt;
+    use edgeauth_core::client::cases::ANSWER_CASES;
+    use serde_json::json;
 
     pub(crate) fn session_json(exp_s: i64, rt: &str) -> String {
         json!({
@@ -93,13 +59,38 @@ pub(crate) mod tests {
         .to_string()
     }
 
+    /// The client core's shared cases, through the SDK's session type.
     #[test]
-    fn round_trips_through_storage() {
-        let s = Session::from_json(&session_json(1_700_000_000, "ea_rt_a")).unwrap();
-        let back = Session::from_json(&s.to_json()).unwrap();
-        assert_eq!(back, s);
-        assert_eq!(back.user["email"], "a@example.com");
-        assert_eq!(back.refresh_token.expose(), "ea_rt_a");
+    fn the_shared_answer_cases() {
+        for case in ANSWER_CASES {
+            match (Session::from_json(case.text), &case.expect) {
+                (Ok(s), Some(expect)) => {
+                    assert_eq!(
+                        s.refresh_token.is_some(),
+                        expect.has_refresh_token,
+                        "{}",
+                        case.name
+                    );
+                    assert_eq!(
+                        s.needs_refresh(case.server_now_ms),
+                        expect.refresh_due,
+                        "{}",
+                        case.name
+                    );
+                    let stored = Session::from_json(&s.to_json()).unwrap();
+                    assert_eq!(stored, s, "{}: through storage and back", case.name);
+                    let js: serde_json::Value = serde_json::from_str(&s.to_json()).unwrap();
+                    assert_eq!(
+                        js.get("refresh_token").is_some(),
+                        expect.has_refresh_token,
+                        "{}",
+                        case.name
+                    );
+                }
+                (Err(e), None) => assert_eq!(e.code, "BAD_RESPONSE", "{}", case.name),
+                (got, want) => panic!("{}: {:?} vs {want:?}", case.name, got.map(|_| ())),
+            }
+        }
     }
 
     #[test]
@@ -108,25 +99,5 @@ pub(crate) mod tests {
         let printed = format!("{s:?}");
         assert!(!printed.contains("ea_rt_secret"), "{printed}");
         assert!(!printed.contains(s.token.expose()), "{printed}");
-    }
-
-    #[test]
-    fn refreshes_when_less_than_five_minutes_remain() {
-        let s = Session::from_json(&session_json(1_000, "ea_rt_a")).unwrap();
-        let exp_ms = 1_000_000;
-        assert!(!s.needs_refresh(exp_ms - 300_000));
-        assert!(s.needs_refresh(exp_ms - 299_999));
-        assert!(s.needs_refresh(exp_ms + 10));
-        assert!(!s.is_expired(exp_ms - 1));
-        assert!(s.is_expired(exp_ms));
-    }
-
-    #[test]
-    fn refuses_answers_outside_the_contract() {
-        for bad in ["", "{}", r#"{"token":"t"}"#, "[1]"] {
-            let e = Session::from_json(bad).unwrap_err();
-            assert_eq!(e.code, "BAD_RESPONSE", "{bad}");
-        }
-        assert!(Session::from_json(&session_json(1, "")).is_err());
     }
 }

@@ -13,6 +13,7 @@ pub fn random_nonce() -> Result<String, SdkError> {
         code: "RUNTIME".to_string(),
         reason: "no_randomness".to_string(),
         message: format!("no secure random source to make a nonce: {e}"),
+        sign_in_again: false,
     })?;
     Ok(signing::nonce_from_random(&bytes))
 }

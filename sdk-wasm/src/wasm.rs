@@ -21,9 +21,10 @@ use crate::{signature, token};
 
 #[wasm_bindgen]
 extern "C" {
-    /// What `npm/client.js` hands the engine: `send`, `target`, `announce`.
+    /// What `npm/client.js` hands the engine: `send`, `sleep`, `target`, `announce`.
     pub type Host;
     #[wasm_bindgen(method, catch)]
+    #[allow(clippy::too_many_arguments)]
     fn send(
         this: &Host,
         url: &str,
@@ -31,8 +32,12 @@ extern "C" {
         headers: Array,
         body: JsValue,
         keep_init_body: bool,
+        credentials: bool,
         init: &JsValue,
     ) -> Result<Promise, JsValue>;
+    /// Resolves after `ms`, or rejects with an `AbortError` when `init.signal` fires.
+    #[wasm_bindgen(method, catch)]
+    fn sleep(this: &Host, ms: f64, init: &JsValue) -> Result<Promise, JsValue>;
     #[wasm_bindgen(method, catch)]
     fn target(this: &Host, url: &str) -> Result<String, JsValue>;
     #[wasm_bindgen(method, catch)]
@@ -64,11 +69,12 @@ extern "C" {
 /// A JS value as the error object `client.js` lifts into `EdgeAuthError`.
 fn to_js(e: SdkError) -> JsValue {
     let o = Object::new();
-    let fields: [(&str, JsValue); 4] = [
+    let fields: [(&str, JsValue); 5] = [
         ("status", e.status.into()),
         ("code", e.code.into()),
         ("reason", e.reason.into()),
         ("message", e.message.into()),
+        ("signInAgain", e.sign_in_again.into()),
     ];
     for (k, v) in fields {
         // Setting a property on a fresh plain object cannot fail.
@@ -171,7 +177,15 @@ impl Platform for JsPlatform {
         let init = init.cloned().unwrap_or(JsValue::UNDEFINED);
         let promise = self
             .0
-            .send(&out.url, &out.method, headers, body, keep_init_body, &init)
+            .send(
+                &out.url,
+                &out.method,
+                headers,
+                body,
+                keep_init_body,
+                out.credentials,
+                &init,
+            )
             .map_err(|e| send_failure(&e))?;
         let response = JsFuture::from(promise)
             .await
@@ -184,6 +198,19 @@ impl Platform for JsPlatform {
         js_sys::Date::now() as i64
     }
 
+    async fn sleep(&self, ms: u64, init: Option<&JsValue>) -> Result<(), SdkError> {
+        let init = init.cloned().unwrap_or(JsValue::UNDEFINED);
+        // Waits are seconds long: far inside f64's exact integers.
+        let promise = self
+            .0
+            .sleep(ms as f64, &init)
+            .map_err(|e| send_failure(&e))?;
+        JsFuture::from(promise)
+            .await
+            .map(drop)
+            .map_err(|e| send_failure(&e))
+    }
+
     fn request_target(&self, url: &str) -> String {
         self.0.target(url).unwrap_or_else(|_| url.to_string())
     }
@@ -193,6 +220,18 @@ impl Platform for JsPlatform {
         let _ = self
             .0
             .announce(session.map(Session::to_json), event.as_str());
+    }
+}
+
+/// Calls `adapter[name](arg)` when the adapter has such a method.
+fn call_optional(adapter: &StoreAdapter, name: &str, arg: Option<JsValue>) -> Option<JsValue> {
+    let method = Reflect::get(adapter, &name.into())
+        .ok()?
+        .dyn_into::<Function>()
+        .ok()?;
+    match arg {
+        Some(arg) => method.call1(adapter, &arg).ok(),
+        None => method.call0(adapter).ok(),
     }
 }
 
@@ -233,6 +272,24 @@ impl SessionStore for Store {
                 if let Ok(pending) = adapter.save(value.map(str::to_string)) {
                     let _ = settled(pending).await;
                 }
+            }
+        }
+    }
+
+    async fn cookie_hint(&self) -> bool {
+        let Store::Js(adapter) = self else {
+            return true;
+        };
+        match call_optional(adapter, "cookieHint", None) {
+            Some(value) => settled(value).await.map_or(true, |v| v.is_truthy()),
+            None => true,
+        }
+    }
+
+    async fn set_cookie_hint(&self, held: bool) {
+        if let Store::Js(adapter) = self {
+            if let Some(pending) = call_optional(adapter, "setCookieHint", Some(held.into())) {
+                let _ = settled(pending).await;
             }
         }
     }
@@ -293,6 +350,7 @@ impl Engine {
         store: Option<StoreAdapter>,
         api_key: Option<String>,
         sign_by_default: bool,
+        cookie_session: bool,
     ) -> Result<Engine, JsValue> {
         let store = match store {
             Some(adapter) => Store::Js(adapter),
@@ -302,6 +360,7 @@ impl Engine {
             base_url,
             api_key: api_key.map(Secret::new),
             sign_by_default,
+            cookie_session,
         };
         let client = Client::new(JsPlatform(host), store, options).map_err(to_js)?;
         Ok(Engine {
@@ -381,6 +440,91 @@ impl Engine {
             c.set_member_role(&tenant, &email, role.as_deref())
                 .await
                 .map(json_or_undefined)
+        })
+    }
+
+    #[wasm_bindgen(js_name = sendVerificationEmail)]
+    pub fn send_verification_email(&self) -> Promise {
+        promise(&self.client, |c| async move {
+            c.send_verification_email()
+                .await
+                .map(|()| JsValue::UNDEFINED)
+        })
+    }
+
+    #[wasm_bindgen(js_name = verifyEmail)]
+    pub fn verify_email(&self, token: String) -> Promise {
+        promise(&self.client, |c| async move {
+            c.verify_email(&token).await.map(json_or_undefined)
+        })
+    }
+
+    #[wasm_bindgen(js_name = forgotPassword)]
+    pub fn forgot_password(&self, email: String) -> Promise {
+        promise(&self.client, |c| async move {
+            c.forgot_password(&email).await.map(|()| JsValue::UNDEFINED)
+        })
+    }
+
+    #[wasm_bindgen(js_name = resetPassword)]
+    pub fn reset_password(&self, token: String, password: String) -> Promise {
+        promise(&self.client, |c| async move {
+            c.reset_password(&token, &password)
+                .await
+                .map(json_or_undefined)
+        })
+    }
+
+    #[wasm_bindgen(js_name = sendMagicLink)]
+    pub fn send_magic_link(&self, email: String) -> Promise {
+        promise(&self.client, |c| async move {
+            c.send_magic_link(&email).await.map(|()| JsValue::UNDEFINED)
+        })
+    }
+
+    #[wasm_bindgen(js_name = signInWithMagicLink)]
+    pub fn sign_in_with_magic_link(&self, token: String) -> Promise {
+        promise(&self.client, |c| async move {
+            c.sign_in_with_magic_link(&token)
+                .await
+                .map(json_or_undefined)
+        })
+    }
+
+    #[wasm_bindgen(js_name = startDeviceLogin)]
+    pub fn start_device_login(&self, client_name: Option<String>) -> Promise {
+        promise(&self.client, |c| async move {
+            c.start_device_login(client_name.as_deref())
+                .await
+                .map(json_or_undefined)
+        })
+    }
+
+    /// `code`: the JSON of `startDeviceLogin`'s answer; `init`: `{signal}`.
+    #[wasm_bindgen(js_name = pollDeviceLogin)]
+    pub fn poll_device_login(&self, code: String, init: JsValue) -> Promise {
+        promise(&self.client, |c| async move {
+            c.poll_device_login(&code, Some(&init))
+                .await
+                .map(json_or_undefined)
+        })
+    }
+
+    #[wasm_bindgen(js_name = lookupDeviceCode)]
+    pub fn lookup_device_code(&self, user_code: String) -> Promise {
+        promise(&self.client, |c| async move {
+            c.lookup_device_code(&user_code)
+                .await
+                .map(json_or_undefined)
+        })
+    }
+
+    #[wasm_bindgen(js_name = approveDevice)]
+    pub fn approve_device(&self, user_code: String, approve: bool) -> Promise {
+        promise(&self.client, |c| async move {
+            c.approve_device(&user_code, approve)
+                .await
+                .map(|()| JsValue::UNDEFINED)
         })
     }
 

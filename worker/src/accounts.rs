@@ -1,5 +1,8 @@
 //! Accounts and sessions: register, login, refresh, logout.
 
+use edgeauth_core::browser_session::{
+    clearing_cookie, cookie_sent_along, refresh_source, RefreshHead, RefreshSource,
+};
 use edgeauth_core::credential::generate_refresh_token;
 use edgeauth_core::directory::accounts::{AccountCommand, AccountOutcome};
 use edgeauth_core::directory::sessions::{SessionCommand, SessionOutcome};
@@ -32,7 +35,7 @@ pub async fn register(req: &Request, passed: &Passed<'_>, ctx: &Ctx) -> Result<R
     let hash = password::hash_new(r.password.expose()).await?;
     let command = Command::Account(AccountCommand::Register {
         id: crypto::new_id("usr")?,
-        tenants: ctx.settings.initial_tenants(&r.email),
+        tenants: ctx.settings.initial_tenants(),
         email: r.email,
         name: r.name,
         password_hash: hash.encode(),
@@ -41,6 +44,8 @@ pub async fn register(req: &Request, passed: &Passed<'_>, ctx: &Ctx) -> Result<R
     });
     match store::directory(&ctx.env, command).await? {
         Outcome::Account(AccountOutcome::Registered { user }) => {
+            // The address is proved by the link in this message (SPEC "Email").
+            crate::email::after_registration(req, ctx, &user).await;
             Ok(http::json(201, &serde_json::json!({"user": user.public()})))
         }
         _ => Err(unexpected()),
@@ -50,6 +55,7 @@ pub async fn register(req: &Request, passed: &Passed<'_>, ctx: &Ctx) -> Result<R
 pub async fn login(req: &Request, passed: &Passed<'_>, ctx: &Ctx) -> Result<Response, ApiError> {
     let r: LoginRequest = body::json(req, &passed.body)?;
     let r = r.validate()?;
+    tokens::delivery(ctx)?;
     let ip = ctx.client_ip.map(|i| i.to_string()).unwrap_or_default();
     let now = ctx.now_s();
     let begin = Command::Account(AccountCommand::LoginBegin {
@@ -90,16 +96,51 @@ pub async fn login(req: &Request, passed: &Passed<'_>, ctx: &Ctx) -> Result<Resp
         user_id: user.id.clone(),
         session: session.clone(),
         upgraded_password_hash,
+        require_verified_email: ctx.settings.require_verified_email,
         now,
     });
     store::directory(&ctx.env, ok).await?;
-    let answer = tokens::answer(ctx, &user, &session).await?;
-    Ok(http::json(200, &answer))
+    tokens::answer(ctx, &user, &session).await
+}
+
+/// What core reads of a request to decide about the refresh cookie.
+struct CookieRequest {
+    origin: Option<String>,
+    own_origin: String,
+    cookie: Option<String>,
+}
+
+impl CookieRequest {
+    fn read(req: &Request) -> Result<CookieRequest, ApiError> {
+        let header = |name: &str| req.headers().get(name).ok().flatten();
+        let url = req
+            .url()
+            .map_err(|_| ApiError::new(Reason::StoreUnavailable))?;
+        Ok(CookieRequest {
+            origin: header("origin"),
+            own_origin: url.origin().ascii_serialization(),
+            cookie: header("cookie"),
+        })
+    }
+
+    fn head<'a>(&'a self, ctx: &'a Ctx, body: &[u8]) -> RefreshHead<'a> {
+        RefreshHead {
+            session_header: ctx.session_header.as_deref(),
+            origin: self.origin.as_deref(),
+            own_origin: &self.own_origin,
+            cookie: self.cookie.as_deref(),
+            body_empty: body.iter().all(u8::is_ascii_whitespace),
+        }
+    }
 }
 
 pub async fn refresh(req: &Request, passed: &Passed<'_>, ctx: &Ctx) -> Result<Response, ApiError> {
-    let r: RefreshRequest = body::json(req, &passed.body)?;
-    let secret = r.validate()?;
+    let cookies = CookieRequest::read(req)?;
+    let head = cookies.head(ctx, &passed.body);
+    let secret = match refresh_source(&head, &ctx.settings.allowed_origins)? {
+        RefreshSource::Body => body::json::<RefreshRequest>(req, &passed.body)?.validate()?,
+        RefreshSource::Cookie(token) => token,
+    };
     let command = Command::Session(SessionCommand::Refresh {
         refresh_token: secret.expose().to_string(),
         now_ms: ctx.now_ms as i64,
@@ -118,10 +159,7 @@ pub async fn refresh(req: &Request, passed: &Passed<'_>, ctx: &Ctx) -> Result<Re
                 refresh_token,
                 refresh_expires_at,
             };
-            Ok(http::json(
-                200,
-                &tokens::answer(ctx, &user, &session).await?,
-            ))
+            tokens::answer(ctx, &user, &session).await
         }
         Outcome::Session(SessionOutcome::Reused { session_id }) => {
             // The Directory revoked the session: its access tokens fail here at once.
@@ -141,10 +179,19 @@ pub async fn logout(req: &Request, passed: &Passed<'_>, ctx: &Ctx) -> Result<Res
     let id = principal(passed)?.identity();
     let session_id = id.session_id.clone().ok_or_else(unexpected)?;
     let extra: Option<LogoutBody> = body::optional_json(req, &passed.body)?;
+    // In cookie mode the refresh token sent along is the cookie's.
+    let cookies = CookieRequest::read(req)?;
+    let along = extra.and_then(|b| b.refresh_token).or_else(|| {
+        cookie_sent_along(
+            &cookies.head(ctx, &passed.body),
+            &ctx.settings.allowed_origins,
+        )
+        .map(|t| t.expose().to_string())
+    });
     let command = Command::Session(SessionCommand::Logout {
         session_id,
         user_id: id.subject.clone(),
-        refresh_token: extra.and_then(|b| b.refresh_token),
+        refresh_token: along,
         now: ctx.now_s(),
     });
     let Outcome::Session(SessionOutcome::Ended { sessions }) =
@@ -156,5 +203,8 @@ pub async fn logout(req: &Request, passed: &Passed<'_>, ctx: &Ctx) -> Result<Res
     for sid in &sessions {
         standing::session_ended(sid, ctx.now_ms);
     }
-    Ok(http::no_content())
+    // The refresh cookie goes too, whichever way the session was kept.
+    let mut resp = http::no_content();
+    let _ = resp.headers_mut().append("set-cookie", &clearing_cookie());
+    Ok(resp)
 }

@@ -3,6 +3,7 @@
 use std::net::IpAddr;
 use std::rc::Rc;
 
+use edgeauth_core::browser_session::SESSION_HEADER;
 use edgeauth_core::cors::{is_preflight, AllowedOrigins};
 use edgeauth_core::credential::credential_hash;
 use edgeauth_core::endpoint::Endpoint;
@@ -24,6 +25,9 @@ pub struct Ctx {
     pub now_ms: u64,
     /// `CF-Connecting-IP`, the only client address edgeauth trusts.
     pub client_ip: Option<IpAddr>,
+    /// `X-EdgeAuth-Session`, as sent: how a token answer hands over the refresh
+    /// token (`core::browser_session::Delivery`; `tokens::answer` applies it).
+    pub session_header: Option<String>,
 }
 
 impl Ctx {
@@ -68,11 +72,13 @@ pub async fn handle(req: Request, env: Env, _ctx: Context) -> Response {
         .ok()
         .flatten()
         .and_then(|ip| ip.trim().parse().ok());
+    let session_header = req.headers().get(SESSION_HEADER).ok().flatten();
     let ctx = Ctx {
         env,
         settings,
         now_ms,
         client_ip,
+        session_header,
     };
     let console_page = Endpoint::is_console_path(&req.path());
     // The same JS request (not a copy of its body), to look at once the answer is made.
@@ -148,7 +154,12 @@ async fn route(mut req: Request, ctx: &Ctx) -> Result<Response, ApiError> {
         client_ip: ctx.client_ip,
         now_ms: ctx.now_ms,
     };
-    let mut gate = Gate::open(&head, &ctx.settings.policy, ctx.settings.max_body_bytes)?;
+    let mut gate = Gate::open(
+        &head,
+        &ctx.settings.policy,
+        ctx.settings.max_body_bytes,
+        ctx.settings.environment,
+    )?;
     if gate.target() == &Target::Own(Endpoint::Console) {
         // Static files: no credential, no body.
         return console(req, ctx).await;
@@ -185,6 +196,39 @@ async fn route(mut req: Request, ctx: &Ctx) -> Result<Response, ApiError> {
         Target::Own(_) => routes::dispatch(&req, passed, ctx).await,
         Target::Route(_) => gateway::forward(&req, passed, ctx).await,
     }
+}
+
+/// One file of the static assets (`www/dist/`), such as the OpenAPI document, which is
+/// kept out of the wasm so that its size costs nothing per request.
+pub async fn static_file(req: &Request, ctx: &Ctx, path: &str) -> Result<Response, ApiError> {
+    let assets = ctx
+        .env
+        .assets("ASSETS")
+        .or_else(|_| ctx.env.service("ASSETS"))
+        .map_err(|_| ApiError::with_message(Reason::NotFound, "not deployed here"))?;
+    let url = format!("https://assets{path}");
+    let mut resp = assets
+        .fetch(url, None)
+        .await
+        .map_err(|_| ApiError::new(Reason::StoreUnavailable))?;
+    if resp.status_code() != 200 {
+        return Err(ApiError::with_message(
+            Reason::NotFound,
+            "not deployed here",
+        ));
+    }
+    let body = resp
+        .bytes()
+        .await
+        .map_err(|_| ApiError::new(Reason::StoreUnavailable))?;
+    let mut answer = http::json_bytes(200, body);
+    if req.inner().method() == "HEAD" {
+        answer = http::json_bytes(200, Vec::new());
+    }
+    let _ = answer
+        .headers_mut()
+        .set("cache-control", "public, max-age=300");
+    Ok(answer)
 }
 
 /// The console's static files. Their refusals are SPEC's error answers like any other.

@@ -1,6 +1,7 @@
 //! The gateway: a request the gate passed on a policy route goes to the origin, with
 //! the caller's identity attached and nothing of the client's that could pass for it.
 
+use edgeauth_core::browser_session::without_refresh_cookie;
 use edgeauth_core::forward::is_reserved_header;
 use edgeauth_core::gate::Passed;
 use edgeauth_core::query::split_token;
@@ -78,6 +79,17 @@ fn forwarded_headers(incoming: &Headers, keep_authorization: bool) -> Headers {
         .collect();
     for k in dropped {
         let _ = headers.delete(&k);
+    }
+    // The refresh cookie (Path=/, so browsers send it here too) is the worker's alone.
+    if let Some(cookie) = headers.get("cookie").ok().flatten() {
+        match without_refresh_cookie(&cookie) {
+            Some(kept) => {
+                let _ = headers.set("cookie", &kept);
+            }
+            None => {
+                let _ = headers.delete("cookie");
+            }
+        }
     }
     headers
 }

@@ -32,6 +32,16 @@ pub fn json<T: Serialize>(status: u16, value: &T) -> Response {
         .fixed(body)
 }
 
+/// A JSON answer whose bytes are already serialized.
+pub fn json_bytes(status: u16, body: Vec<u8>) -> Response {
+    let headers = Headers::new();
+    let _ = headers.set("content-type", "application/json");
+    ResponseBuilder::new()
+        .with_status(status)
+        .with_headers(headers)
+        .fixed(body)
+}
+
 /// An empty answer (204).
 pub fn no_content() -> Response {
     let headers = Headers::new();

@@ -3,11 +3,14 @@
 
 use edgeauth_core::device::{DeviceState, DeviceStatus};
 use edgeauth_core::directory::records::{
-    DeviceRecord, KeyOwnership, Member, RefreshRecord, SessionRecord, UserRecord,
+    DeviceRecord, EmailTokenRecord, KeyOwnership, MailboxMessage, Member, RefreshRecord, Requester,
+    SessionRecord, UserRecord,
 };
 use edgeauth_core::directory::store::{
-    DeviceStore, KeyStore, LimitStore, SecretStore, SessionStore, StoreError, Stored, UserStore,
+    DeviceStore, EmailStore, KeyStore, LimitStore, MailboxStore, SecretStore, SessionStore,
+    StoreError, Stored, UserStore,
 };
+use edgeauth_core::email::{EmailPurpose, SendWindow};
 use edgeauth_core::scope::{Role, ScopeSet};
 use edgeauth_core::session::FailureWindow;
 use serde::de::DeserializeOwned;
@@ -58,6 +61,7 @@ struct UserRow {
     tenants: String,
     scopes: String,
     created_at: i64,
+    email_verified: i64,
 }
 
 impl UserRow {
@@ -71,11 +75,13 @@ impl UserRow {
             tenants: parse(&self.tenants)?,
             scopes: ScopeSet::parse(&self.scopes).map_err(|e| failed(e.message))?,
             created_at: self.created_at,
+            email_verified: self.email_verified != 0,
         })
     }
 }
 
-const USER_COLUMNS: &str = "id, email, name, password_hash, roles, tenants, scopes, created_at";
+const USER_COLUMNS: &str =
+    "id, email, name, password_hash, roles, tenants, scopes, created_at, email_verified";
 
 impl Sql {
     fn user_where(&self, column: &str, value: &str) -> Stored<Option<UserRecord>> {
@@ -115,7 +121,7 @@ impl UserStore for Sql {
     }
     fn insert_user(&mut self, u: &UserRecord) -> Stored<()> {
         self.exec(
-            &format!("INSERT INTO users ({USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
+            &format!("INSERT INTO users ({USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"),
             vec![
                 u.id.clone().into(),
                 u.email.clone().into(),
@@ -125,13 +131,14 @@ impl UserStore for Sql {
                 json(&u.tenants)?.into(),
                 u.scopes.to_space_separated().into(),
                 u.created_at.into(),
+                i64::from(u.email_verified).into(),
             ],
         )?;
         self.write_memberships(u)
     }
     fn update_user(&mut self, u: &UserRecord) -> Stored<()> {
         self.exec(
-            "UPDATE users SET email = ?, name = ?, password_hash = ?, roles = ?, tenants = ?, scopes = ? WHERE id = ?",
+            "UPDATE users SET email = ?, name = ?, password_hash = ?, roles = ?, tenants = ?, scopes = ?, email_verified = ? WHERE id = ?",
             vec![
                 u.email.clone().into(),
                 u.name.clone().into(),
@@ -139,6 +146,7 @@ impl UserStore for Sql {
                 json(&u.roles)?.into(),
                 json(&u.tenants)?.into(),
                 u.scopes.to_space_separated().into(),
+                i64::from(u.email_verified).into(),
                 u.id.clone().into(),
             ],
         )?;
@@ -190,6 +198,20 @@ impl SessionStore for Sql {
             "UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
             vec![now.into(), id.into()],
         )
+    }
+    fn open_sessions_of(&self, user_id: &str) -> Stored<Vec<String>> {
+        #[derive(Deserialize)]
+        struct Row {
+            id: String,
+        }
+        Ok(self
+            .rows::<Row>(
+                "SELECT id FROM sessions WHERE user_id = ? AND revoked_at IS NULL",
+                vec![user_id.into()],
+            )?
+            .into_iter()
+            .map(|r| r.id)
+            .collect())
     }
     fn refresh_token(&self, hash: &str) -> Stored<Option<RefreshRecord>> {
         self.one(
@@ -309,6 +331,9 @@ struct DeviceRow {
     code_hash: String,
     user_code: String,
     client_name: String,
+    requested_ip: Option<String>,
+    requested_country: Option<String>,
+    requested_at: i64,
     expires_at: i64,
     interval_s: i64,
     last_poll_at: Option<i64>,
@@ -329,13 +354,18 @@ impl DeviceRow {
             code_hash: self.code_hash,
             user_code: self.user_code,
             client_name: self.client_name,
+            requested_by: Requester {
+                ip: self.requested_ip,
+                country: self.requested_country,
+                at: self.requested_at,
+            },
             user_id: self.user_id,
         })
     }
 }
 
-const DEVICE_COLUMNS: &str =
-    "code_hash, user_code, client_name, expires_at, interval_s, last_poll_at, status, user_id";
+const DEVICE_COLUMNS: &str = "code_hash, user_code, client_name, requested_ip, requested_country, \
+     requested_at, expires_at, interval_s, last_poll_at, status, user_id";
 
 impl DeviceStore for Sql {
     fn device_by_hash(&self, code_hash: &str) -> Stored<Option<DeviceRecord>> {
@@ -352,11 +382,14 @@ impl DeviceStore for Sql {
     }
     fn put_device(&mut self, d: &DeviceRecord) -> Stored<()> {
         self.exec(
-            &format!("INSERT OR REPLACE INTO device_codes ({DEVICE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
+            &format!("INSERT OR REPLACE INTO device_codes ({DEVICE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
             vec![
                 d.code_hash.clone().into(),
                 d.user_code.clone().into(),
                 d.client_name.clone().into(),
+                d.requested_by.ip.clone().into(),
+                d.requested_by.country.clone().into(),
+                d.requested_by.at.into(),
                 d.state.expires_at_s.into(),
                 d.state.interval_s.into(),
                 d.state.last_poll_at_s.into(),
@@ -400,5 +433,135 @@ impl SecretStore for Sql {
         let mut bytes = [0u8; 32];
         getrandom::getrandom(&mut bytes).map_err(failed)?;
         Ok(bytes)
+    }
+}
+
+#[derive(Deserialize)]
+struct EmailTokenRow {
+    hash: String,
+    purpose: String,
+    user_id: String,
+    email: String,
+    expires_at: i64,
+}
+
+impl EmailStore for Sql {
+    fn email_token(&self, hash: &str) -> Stored<Option<EmailTokenRecord>> {
+        self.one::<EmailTokenRow>(
+            "SELECT hash, purpose, user_id, email, expires_at FROM email_tokens WHERE hash = ?",
+            vec![hash.into()],
+        )?
+        .map(|r| {
+            Ok(EmailTokenRecord {
+                purpose: EmailPurpose::parse(&r.purpose)
+                    .ok_or_else(|| failed("a stored email-link purpose does not parse"))?,
+                hash: r.hash,
+                user_id: r.user_id,
+                email: r.email,
+                expires_at: r.expires_at,
+            })
+        })
+        .transpose()
+    }
+    fn insert_email_token(&mut self, t: &EmailTokenRecord) -> Stored<()> {
+        self.exec(
+            "INSERT OR REPLACE INTO email_tokens (hash, purpose, user_id, email, expires_at) VALUES (?, ?, ?, ?, ?)",
+            vec![
+                t.hash.clone().into(),
+                t.purpose.as_str().into(),
+                t.user_id.clone().into(),
+                t.email.clone().into(),
+                t.expires_at.into(),
+            ],
+        )
+    }
+    fn delete_email_token(&mut self, hash: &str) -> Stored<()> {
+        self.exec("DELETE FROM email_tokens WHERE hash = ?", vec![hash.into()])
+    }
+    fn delete_email_tokens_of(&mut self, user_id: &str, purpose: EmailPurpose) -> Stored<()> {
+        self.exec(
+            "DELETE FROM email_tokens WHERE user_id = ? AND purpose = ?",
+            vec![user_id.into(), purpose.as_str().into()],
+        )
+    }
+    fn purge_email_tokens(&mut self, cutoff: i64) -> Stored<()> {
+        self.exec(
+            "DELETE FROM email_tokens WHERE expires_at <= ?",
+            vec![cutoff.into()],
+        )
+    }
+    fn send_window(&self, address: &str) -> Stored<Option<SendWindow>> {
+        #[derive(Deserialize)]
+        struct Row {
+            count: u32,
+            window_start: i64,
+        }
+        Ok(self
+            .one::<Row>(
+                "SELECT count, window_start FROM email_sends WHERE address = ?",
+                vec![address.into()],
+            )?
+            .map(|r| SendWindow {
+                count: r.count,
+                window_start_s: r.window_start,
+            }))
+    }
+    fn put_send_window(&mut self, address: &str, w: SendWindow) -> Stored<()> {
+        self.exec(
+            "INSERT OR REPLACE INTO email_sends (address, count, window_start) VALUES (?, ?, ?)",
+            vec![
+                address.into(),
+                i64::from(w.count).into(),
+                w.window_start_s.into(),
+            ],
+        )
+    }
+    fn purge_send_windows(&mut self, cutoff: i64) -> Stored<()> {
+        self.exec(
+            "DELETE FROM email_sends WHERE window_start <= ?",
+            vec![cutoff.into()],
+        )
+    }
+}
+
+impl MailboxStore for Sql {
+    fn deliver(&mut self, m: &MailboxMessage) -> Stored<()> {
+        self.exec(
+            "INSERT INTO mailbox (to_address, subject, body, link, sent_at) VALUES (?, ?, ?, ?, ?)",
+            vec![
+                m.to.clone().into(),
+                m.subject.clone().into(),
+                m.text.clone().into(),
+                m.link.clone().into(),
+                m.sent_at.into(),
+            ],
+        )
+    }
+    fn mailbox(&self, to: &str) -> Stored<Vec<MailboxMessage>> {
+        #[derive(Deserialize)]
+        struct Row {
+            to_address: String,
+            subject: String,
+            body: String,
+            link: String,
+            sent_at: i64,
+        }
+        Ok(self
+            .rows::<Row>(
+                "SELECT to_address, subject, body, link, sent_at FROM mailbox WHERE to_address = ? ORDER BY id DESC",
+                vec![to.into()],
+            )?
+            .into_iter()
+            .map(|r| MailboxMessage {
+                to: r.to_address,
+                subject: r.subject,
+                text: r.body,
+                link: r.link,
+                sent_at: r.sent_at,
+            })
+            .collect())
+    }
+    fn purge_mailbox(&mut self, cutoff: i64) -> Stored<()> {
+        self.exec("DELETE FROM mailbox WHERE sent_at < ?", vec![cutoff.into()])
     }
 }

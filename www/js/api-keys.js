@@ -70,7 +70,7 @@ const newestFirst = (a, b) => String(b.created_at).localeCompare(String(a.create
 
 /**
  * Binds the API keys section in `root`. `onSessionRefused(error)` is called
- * when the worker refuses the session itself (401), so the page can sign out.
+ * when the session is over (the SDK's `signInAgain`), so the page can say so.
  */
 export function apiKeys(root, { onSessionRefused }) {
   const form = root.querySelector('[data-form="create-key"]');
@@ -84,7 +84,7 @@ export function apiKeys(root, { onSessionRefused }) {
   let keys = [];
 
   const refused = (error) => {
-    if (error?.status === 401) onSessionRefused(error);
+    if (error?.signInAgain) onSessionRefused(error);
   };
 
   function render() {

@@ -30,7 +30,7 @@ async function signOut() {
   }
 }
 
-/** The worker refused the session: forget it here too (the SDK already has, for most reasons). */
+/** The session is over (the SDK has forgotten it): say so, and end it on the worker too. */
 async function sessionRefused(error) {
   announce(`Your session has ended: ${describe(error).message}. Sign in again.`, { error: true });
   await client.logout().catch(() => {});

@@ -1,7 +1,7 @@
 // The device page (/console/device?user_code=…): a signed-in person approves or denies a device
 // login (RFC 8628) that a CLI or other headless client started.
 import { announce, busy, clone, focus, refuseFraming, show, slot } from "./view.js";
-import { describe, errorOf, showError, showFormError } from "./errors.js";
+import { describe, showError, showFormError } from "./errors.js";
 import { client, describeSession, keepSession } from "./session.js";
 import { showAccount, showSignIn } from "./sign-in.js";
 
@@ -16,13 +16,6 @@ function normalizeUserCode(raw) {
 
 let userCode = normalizeUserCode(new URLSearchParams(location.search).get("user_code") ?? "");
 let shownUser;
-
-/** JSON from one of the worker's device endpoints, through the SDK's client (bearer, renewal). */
-async function call(path, init) {
-  const response = await client.fetch(path, init);
-  if (!response.ok) throw await errorOf(response);
-  return response.status === 204 ? undefined : response.json();
-}
 
 async function signOut() {
   try {
@@ -53,7 +46,7 @@ async function lookUp() {
   if (!userCode) return showCodeEntry();
   let device;
   try {
-    device = await call(`/v1/auth/device/lookup?user_code=${encodeURIComponent(userCode)}`);
+    device = await client.lookupDeviceCode(userCode);
   } catch (error) {
     return showCodeEntry(error);
   }
@@ -65,6 +58,13 @@ function showDecision(device) {
   const section = content.querySelector("section");
   slot(content, "client").textContent = device.client_name;
   slot(content, "user-code").textContent = device.user_code;
+  const from = device.requested_from ?? {};
+  slot(content, "from").textContent = [from.ip ?? "an unknown address", from.country && `(${from.country})`]
+    .filter(Boolean)
+    .join(" ");
+  const when = slot(content, "when");
+  when.dateTime = device.requested_at ?? "";
+  when.textContent = device.requested_at ? new Date(device.requested_at).toLocaleString() : "unknown";
   const error = slot(content, "error");
   const buttons = slot(content, "buttons");
 
@@ -72,11 +72,7 @@ function showDecision(device) {
     showError(error, null);
     await busy(buttons, async () => {
       try {
-        await call("/v1/auth/device/approve", {
-          method: "POST",
-          headers: { "content-type": "application/json" },
-          body: JSON.stringify({ user_code: device.user_code, approve }),
-        });
+        await client.approveDevice(device.user_code, approve);
         showDone(device, approve);
       } catch (e) {
         showError(error, e);

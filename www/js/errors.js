@@ -2,30 +2,6 @@
 import { EdgeAuthError } from "./sdk.js";
 import { element } from "./view.js";
 
-/** The EdgeAuthError a non-2xx `Response` from the worker stands for (its body is SPEC's error shape). */
-export async function errorOf(response) {
-  let fields;
-  try {
-    fields = (await response.json())?.error;
-  } catch {
-    fields = undefined;
-  }
-  if (fields && typeof fields.message === "string") {
-    return new EdgeAuthError({ status: response.status, code: fields.code, reason: fields.reason, message: fields.message });
-  }
-  return new EdgeAuthError({
-    status: response.status,
-    code: "HTTP_ERROR",
-    reason: "unexpected_status",
-    message: `the server answered ${response.status} ${response.statusText}`.trim(),
-  });
-}
-
-/** Whether the error means the session itself was refused (so the page should sign out). */
-export function endsSession(error) {
-  return error instanceof EdgeAuthError && error.status === 401;
-}
-
 /** The words to show for `error`: the contract's message as it is, then what a program would branch on. */
 export function describe(error) {
   if (error instanceof EdgeAuthError) {

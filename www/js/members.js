@@ -27,7 +27,7 @@ function cell(label, content, tag = "td") {
 /**
  * Binds the members section in `root`. `tenants` are the signed-in user's
  * tenant ids (the first one fills the Tenant field); `onSessionRefused(error)`
- * is called when the worker refuses the session itself (401).
+ * is called when the session is over (the SDK's `signInAgain`).
  */
 export function members(root, { tenants = [], onSessionRefused }) {
   const loadForm = root.querySelector('[data-form="load-members"]');
@@ -47,7 +47,7 @@ export function members(root, { tenants = [], onSessionRefused }) {
   let list = [];
 
   const refused = (error) => {
-    if (error?.status === 401) onSessionRefused(error);
+    if (error?.signInAgain) onSessionRefused(error);
   };
 
   function render() {

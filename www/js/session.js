@@ -13,22 +13,16 @@ function watchingFetch(url, init) {
 }
 
 /**
- * One client per page, on this origin's worker. Its session lives in
- * localStorage, which the SDK shares between tabs (a lock for refreshes,
- * storage events for changes), so /console/ and /console/device share it.
- * Where the browser refuses the page its storage (privacy settings, a
- * third-party frame), the session lives in this page's memory alone.
+ * One client per page, on this origin's worker, in cookie mode (SPEC "Browser sessions in
+ * a cookie"): the refresh token is an HttpOnly cookie that no script here can read, the
+ * access token stays in memory, and the SDK shares it between the tabs of the origin (a
+ * lock for refreshes, a BroadcastChannel for changes), so /console/ and /console/device
+ * share one session and a reload resumes it from the cookie.
  */
-function createClient() {
-  const options = { baseUrl: location.origin, fetch: watchingFetch };
-  try {
-    return { client: new EdgeAuthClient({ ...options, storage: "localStorage" }), persistent: true };
-  } catch {
-    return { client: new EdgeAuthClient(options), persistent: false };
-  }
-}
+export const client = new EdgeAuthClient({ baseUrl: location.origin, session: "cookie", fetch: watchingFetch });
 
-export const { client, persistent: sessionPersists } = createClient();
+/** Whether a session outlives this page: only if the browser keeps the cookie. */
+export const sessionPersists = navigator.cookieEnabled !== false;
 
 /** Calls `watcher(url, init)` for every request the client sends until the returned function is called. */
 export function watchRequests(watcher) {
@@ -64,8 +58,8 @@ export function describeSession(session) {
 
 // The SDK renews a token when less than 5 minutes remain. The keeper asks
 // for a token at that point (or halfway through a shorter life), so that an
-// idle page stays signed in; another tab's renewal reaches us as a storage
-// event (through the SDK's onSessionChange) and moves the next check.
+// idle page stays signed in; another tab's renewal reaches us (the SDK's
+// BroadcastChannel, then onSessionChange) and moves the next check.
 const RENEW_MARGIN_MS = 5 * 60 * 1000;
 const RETRY_MS = 15 * 1000;
 

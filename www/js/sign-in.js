@@ -33,6 +33,12 @@ export function showSignIn(container, { email = "", focusForm = false } = {}) {
   view.querySelector('[data-action="show-register"]')?.addEventListener("click", () => {
     showRegister(container, { email: form.elements.email.value });
   });
+  view.querySelector('[data-action="show-forgot"]')?.addEventListener("click", () => {
+    showEmailLink(container, "reset", { email: form.elements.email.value });
+  });
+  view.querySelector('[data-action="show-magic"]')?.addEventListener("click", () => {
+    showEmailLink(container, "sign-in", { email: form.elements.email.value });
+  });
 
   show(container, view);
   if (focusForm) focus(form.elements[email ? "password" : "email"]);
@@ -53,7 +59,7 @@ export function showRegister(container, { email = "" } = {}) {
         const { user } = await client.register({ name: name.trim(), email: email.trim(), password });
         const registered = user?.email ?? email.trim();
         showSignIn(container, { email: registered, focusForm: true });
-        announce("Account created. Sign in with your password.");
+        announce(`Account created. We sent a link to ${registered} to verify the address. Sign in with your password.`);
       } catch (e) {
         focus(showFormError(form, e) ?? form.elements.name);
       }
@@ -66,6 +72,59 @@ export function showRegister(container, { email = "" } = {}) {
 
   show(container, view);
   focus(form.elements.name);
+}
+
+const EMAIL_LINKS = {
+  reset: {
+    title: "Reset your password",
+    intro: "We will email you a link to choose a new password. It works once, for 15 minutes.",
+    submit: "Send reset link",
+    send: (email) => client.forgotPassword(email),
+  },
+  "sign-in": {
+    title: "Sign in with an email link",
+    intro: "We will email you a link that signs you in without your password. It works once, for 15 minutes.",
+    submit: "Send sign-in link",
+    send: (email) => client.sendMagicLink(email),
+  },
+};
+
+/**
+ * Shows the form that asks for a password reset link (`kind` "reset") or a sign-in link
+ * ("sign-in"). The worker answers alike whether or not the address has an account, and so
+ * does the page.
+ */
+export function showEmailLink(container, kind, { email = "" } = {}) {
+  const words = EMAIL_LINKS[kind];
+  const view = clone("email-link-view");
+  slot(view, "title").textContent = words.title;
+  slot(view, "intro").textContent = words.intro;
+  slot(view, "submit").textContent = words.submit;
+  const form = view.querySelector('[data-form="email-link"]');
+  const sent = slot(view, "sent");
+  form.elements.email.value = email;
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    showFormError(form, null);
+    sent.textContent = "";
+    const address = form.elements.email.value.trim();
+    await busy(form, async () => {
+      try {
+        await words.send(address);
+        sent.textContent = `If ${address} has an account, a link is on its way to it. Open it in this browser within 15 minutes.`;
+      } catch (e) {
+        focus(showFormError(form, e) ?? form.elements.email);
+      }
+    });
+  });
+
+  view.querySelector('[data-action="show-sign-in"]').addEventListener("click", () => {
+    showSignIn(container, { email: form.elements.email.value, focusForm: true });
+  });
+
+  show(container, view);
+  focus(form.elements.email);
 }
 
 /** The page header's account bar: the signed-in email and "Sign out" (empty when signed out). */

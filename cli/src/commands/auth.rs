@@ -5,12 +5,13 @@ use std::time::Duration;
 
 use edgeauth_core::credential::api_key_prefix;
 use edgeauth_core::secret::Secret;
+use edgeauth_core::terminal::may_open;
 use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::api::{local_now_s, Outgoing};
 use crate::app::{emit, emit_json, note, App, Call, SessionAnswer};
-use crate::args::{AuthCommand, LoginArgs, RegisterArgs};
+use crate::args::{AuthCommand, LoginArgs, RegisterArgs, ResetPasswordArgs};
 use crate::browser;
 use crate::config::{CredentialKind, StoredCredential};
 use crate::device::{DeviceCode, Poll, Poller, Step};
@@ -50,6 +51,7 @@ pub fn run(app: &mut App, command: AuthCommand) -> Result<(), Failure> {
         AuthCommand::Refresh => refresh(app),
         AuthCommand::Logout => logout(app),
         AuthCommand::Revoke => revoke(app),
+        AuthCommand::ResetPassword(args) => reset_password(app, args),
     }
 }
 
@@ -135,6 +137,31 @@ fn register(app: &mut App, args: RegisterArgs) -> Result<(), Failure> {
             "Registered {email} on {}. Next: {}.",
             app.target.url,
             app.hints().cmd(&format!("auth login --email {email}"))
+        ));
+    }
+    Ok(())
+}
+
+/// `POST /v1/auth/password/forgot`: the server answers alike whether or not the
+/// address is registered, and so does this.
+fn reset_password(app: &mut App, args: ResetPasswordArgs) -> Result<(), Failure> {
+    let email = text_or_prompt(args.email, "--email", "Email: ")?;
+    let answer = app.api.send(
+        &Outgoing::new("POST", "/v1/auth/password/forgot").json(&json!({ "email": email.trim() })),
+    )?;
+    if !answer.ok() {
+        return Err(Failure::from_refusal(answer.refusal(), &app.hints()));
+    }
+    let accepted: Value = answer.json()?;
+    if app.json {
+        emit_json(&accepted);
+    } else {
+        emit(&format!(
+            "If {} has an account on {}, a password reset link is on its way to it. \
+             Open it in a browser within 15 minutes to choose a new password; \
+             every other session of the account then ends.",
+            email.trim(),
+            app.target.url
         ));
     }
     Ok(())
@@ -323,7 +350,11 @@ fn device_login(app: &mut App, no_browser: bool, vault: Option<&Vault>) -> Resul
             output::relative(local_now_s() + i64::try_from(code.expires_in).unwrap_or(0), local_now_s())
         ));
     }
-    if !no_browser && browser::has_display(|k| std::env::var(k).ok()) {
+    if !may_open(&open_url) {
+        // A server that names another kind of link (file:, javascript:, plain http elsewhere)
+        // gets it printed above, never opened.
+        note("The server's verification page is not https (or http on this machine): not opening it.");
+    } else if !no_browser && browser::has_display(|k| std::env::var(k).ok()) {
         if let Err(e) = browser::open(&open_url) {
             note(&format!(
                 "Could not open a browser ({e}): open the page yourself."
@@ -343,11 +374,7 @@ fn device_login(app: &mut App, no_browser: bool, vault: Option<&Vault>) -> Resul
             return finish_session_login(app, session, vault);
         }
         let refusal: ApiRefusal = answer.refusal();
-        let poll = if refusal.status == 400 {
-            Poll::from_reason(refusal.reason())
-        } else {
-            Poll::Other
-        };
+        let poll = Poll::from_answer(refusal.status, refusal.reason());
         if poll == Poll::Other {
             return Err(Failure::from_refusal(refusal, &hints));
         }

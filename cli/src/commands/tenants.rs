@@ -150,10 +150,12 @@ mod tests {
 
     fn refusal(status: u16, reason: &str) -> ApiRefusal {
         ApiRefusal {
-            status,
-            code: None,
-            reason: Some(reason.to_string()),
-            message: Some("m".into()),
+            refusal: edgeauth_core::client::Refusal {
+                status,
+                code: None,
+                reason: Some(reason.to_string()),
+                message: Some("m".into()),
+            },
             retry_after_s: None,
         }
     }

@@ -34,13 +34,17 @@ pub enum AccountCommand {
     /// guesses cannot all pass the check before any is recorded.
     LoginBegin { email: String, ip: String, now: i64 },
     /// The password matched: clear the email's count, take back the
-    /// address's, store an upgraded hash, open the session.
+    /// address's, store an upgraded hash, open the session; with
+    /// `require_verified_email` (`REQUIRE_VERIFIED_EMAIL`), only for a
+    /// verified address (else 403 `email_unverified`).
     LoginSucceeded {
         email: String,
         ip: String,
         user_id: String,
         session: NewSession,
         upgraded_password_hash: Option<String>,
+        #[serde(default)]
+        require_verified_email: bool,
         now: i64,
     },
 }
@@ -90,6 +94,7 @@ pub fn run<S: Store>(store: &mut S, c: AccountCommand) -> Result<AccountOutcome,
                 tenants,
                 scopes,
                 created_at: now,
+                email_verified: false,
             };
             store.insert_user(&record)?;
             Ok(AccountOutcome::Registered {
@@ -125,6 +130,7 @@ pub fn run<S: Store>(store: &mut S, c: AccountCommand) -> Result<AccountOutcome,
             user_id,
             session,
             upgraded_password_hash,
+            require_verified_email,
             now,
         } => {
             // A successful login clears its email's count and does not count for its address.
@@ -138,6 +144,11 @@ pub fn run<S: Store>(store: &mut S, c: AccountCommand) -> Result<AccountOutcome,
             if let Some(h) = upgraded_password_hash {
                 user.password_hash = h;
                 store.update_user(&user)?;
+            }
+            // Asked only once the password matched: an unverified address and a
+            // wrong password stay `invalid_login`, so the 403 tells nothing to a guesser.
+            if require_verified_email && !user.email_verified {
+                return Err(ApiError::new(Reason::EmailUnverified));
             }
             open_session(store, &user_id, &session, now)?;
             Ok(AccountOutcome::LoggedIn)

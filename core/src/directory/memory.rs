@@ -4,13 +4,16 @@
 
 use std::collections::BTreeMap;
 
+use crate::email::{EmailPurpose, SendWindow};
 use crate::session::FailureWindow;
 
 use super::records::{
-    DeviceRecord, KeyOwnership, Member, RefreshRecord, SessionRecord, UserRecord,
+    DeviceRecord, EmailTokenRecord, KeyOwnership, MailboxMessage, Member, RefreshRecord,
+    SessionRecord, UserRecord,
 };
 use super::store::{
-    DeviceStore, KeyStore, LimitStore, SecretStore, SessionStore, StoreError, Stored, UserStore,
+    DeviceStore, EmailStore, KeyStore, LimitStore, MailboxStore, SecretStore, SessionStore,
+    StoreError, Stored, UserStore,
 };
 
 #[derive(Clone, Debug, Default)]
@@ -22,6 +25,10 @@ pub struct MemoryStore {
     pub windows: BTreeMap<String, FailureWindow>,
     pub devices: BTreeMap<String, DeviceRecord>,
     pub secret: Option<Vec<u8>>,
+    pub email_tokens: BTreeMap<String, EmailTokenRecord>,
+    pub send_windows: BTreeMap<String, SendWindow>,
+    /// Oldest first.
+    pub mailbox: Vec<MailboxMessage>,
     /// When set, every call fails.
     pub failing: bool,
 }
@@ -96,6 +103,15 @@ impl SessionStore for MemoryStore {
             s.revoked_at.get_or_insert(now);
         }
         Ok(())
+    }
+    fn open_sessions_of(&self, user_id: &str) -> Stored<Vec<String>> {
+        self.up()?;
+        Ok(self
+            .sessions
+            .values()
+            .filter(|s| s.user_id == user_id && s.revoked_at.is_none())
+            .map(|s| s.id.clone())
+            .collect())
     }
     fn refresh_token(&self, hash: &str) -> Stored<Option<RefreshRecord>> {
         self.up()?;
@@ -197,5 +213,70 @@ impl SecretStore for MemoryStore {
         self.up()?;
         // Tests need a secret, not randomness: a fixed one keeps them repeatable.
         Ok([7; 32])
+    }
+}
+
+impl EmailStore for MemoryStore {
+    fn email_token(&self, hash: &str) -> Stored<Option<EmailTokenRecord>> {
+        self.up()?;
+        Ok(self.email_tokens.get(hash).cloned())
+    }
+    fn insert_email_token(&mut self, t: &EmailTokenRecord) -> Stored<()> {
+        self.up()?;
+        self.email_tokens.insert(t.hash.clone(), t.clone());
+        Ok(())
+    }
+    fn delete_email_token(&mut self, hash: &str) -> Stored<()> {
+        self.up()?;
+        self.email_tokens.remove(hash);
+        Ok(())
+    }
+    fn delete_email_tokens_of(&mut self, user_id: &str, purpose: EmailPurpose) -> Stored<()> {
+        self.up()?;
+        self.email_tokens
+            .retain(|_, t| !(t.user_id == user_id && t.purpose == purpose));
+        Ok(())
+    }
+    fn purge_email_tokens(&mut self, cutoff: i64) -> Stored<()> {
+        self.up()?;
+        self.email_tokens.retain(|_, t| t.expires_at > cutoff);
+        Ok(())
+    }
+    fn send_window(&self, address: &str) -> Stored<Option<SendWindow>> {
+        self.up()?;
+        Ok(self.send_windows.get(address).copied())
+    }
+    fn put_send_window(&mut self, address: &str, w: SendWindow) -> Stored<()> {
+        self.up()?;
+        self.send_windows.insert(address.to_string(), w);
+        Ok(())
+    }
+    fn purge_send_windows(&mut self, cutoff: i64) -> Stored<()> {
+        self.up()?;
+        self.send_windows.retain(|_, w| w.window_start_s > cutoff);
+        Ok(())
+    }
+}
+
+impl MailboxStore for MemoryStore {
+    fn deliver(&mut self, m: &MailboxMessage) -> Stored<()> {
+        self.up()?;
+        self.mailbox.push(m.clone());
+        Ok(())
+    }
+    fn mailbox(&self, to: &str) -> Stored<Vec<MailboxMessage>> {
+        self.up()?;
+        Ok(self
+            .mailbox
+            .iter()
+            .rev()
+            .filter(|m| m.to == to)
+            .cloned()
+            .collect())
+    }
+    fn purge_mailbox(&mut self, cutoff: i64) -> Stored<()> {
+        self.up()?;
+        self.mailbox.retain(|m| m.sent_at >= cutoff);
+        Ok(())
     }
 }

@@ -1,5 +1,5 @@
 //! The Directory: users, sessions, refresh families, key ownership, login
-//! limits and device codes. Its commands and outcomes are typed here, one
+//! limits, device codes, and email links. Its commands and outcomes are typed here, one
 //! enum per concern, and each command runs against store traits
 //! ([`store`]) that the worker implements over a Durable Object's SQLite and
 //! tests implement in memory ([`memory`]). Every decision (refresh successor,
@@ -12,6 +12,7 @@
 
 pub mod accounts;
 pub mod devices;
+pub mod email;
 pub mod keys;
 pub mod memory;
 pub mod records;
@@ -34,6 +35,7 @@ pub enum Command {
     Key(keys::KeyCommand),
     Tenant(tenants::TenantCommand),
     Device(devices::DeviceCommand),
+    Email(email::EmailCommand),
 }
 
 /// What a command answers, by concern.
@@ -45,6 +47,7 @@ pub enum Outcome {
     Key(keys::KeyOutcome),
     Tenant(tenants::TenantOutcome),
     Device(devices::DeviceOutcome),
+    Email(email::EmailOutcome),
 }
 
 /// Runs one command. A store failure is 503 `store_unavailable`: the worker
@@ -56,6 +59,7 @@ pub fn execute<S: Store>(store: &mut S, command: Command) -> Result<Outcome, Api
         Command::Key(c) => keys::run(store, c).map(Outcome::Key),
         Command::Tenant(c) => tenants::run(store, c).map(Outcome::Tenant),
         Command::Device(c) => devices::run(store, c).map(Outcome::Device),
+        Command::Email(c) => email::run(store, c).map(Outcome::Email),
     }
 }
 

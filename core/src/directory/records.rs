@@ -22,6 +22,10 @@ pub struct UserRecord {
     pub tenants: BTreeMap<String, Role>,
     pub scopes: ScopeSet,
     pub created_at: i64,
+    /// Whether the user has proved the address (a verification link, a
+    /// sign-in link or a password reset).
+    #[serde(default)]
+    pub email_verified: bool,
 }
 
 impl UserRecord {
@@ -34,6 +38,7 @@ impl UserRecord {
             roles: self.roles.clone(),
             tenants: self.tenants.clone(),
             scopes: self.scopes.clone(),
+            email_verified: self.email_verified,
         }
     }
 
@@ -56,14 +61,17 @@ pub struct User {
     pub tenants: BTreeMap<String, Role>,
     /// The scopes this user's tokens carry (not part of SPEC's `user` object).
     pub scopes: ScopeSet,
+    #[serde(default)]
+    pub email_verified: bool,
 }
 
 impl User {
-    /// SPEC's `user` object: `{id, email, name, roles, tenants}`.
+    /// SPEC's `user` object: `{id, email, name, roles, tenants, email_verified}`.
     pub fn public(&self) -> serde_json::Value {
         serde_json::json!({
             "id": self.id, "email": self.email, "name": self.name,
             "roles": self.roles, "tenants": self.tenants,
+            "email_verified": self.email_verified,
         })
     }
 }
@@ -108,12 +116,24 @@ pub struct KeyOwnership {
     pub created_at: i64,
 }
 
+/// Where a device login was requested from, shown to the person asked to approve it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Requester {
+    /// `CF-Connecting-IP`.
+    pub ip: Option<String>,
+    /// The country Cloudflare places that address in (`request.cf.country`), where known.
+    pub country: Option<String>,
+    /// Unix seconds.
+    pub at: i64,
+}
+
 /// One device authorization, by the hash of its device code.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeviceRecord {
     pub code_hash: String,
     pub user_code: String,
     pub client_name: String,
+    pub requested_by: Requester,
     pub state: DeviceState,
     /// The approving user, once approved.
     pub user_id: Option<String>,
@@ -125,4 +145,27 @@ pub struct Member {
     pub email: String,
     pub name: String,
     pub role: Role,
+}
+
+/// An email link's token, by its SHA-256 (the token itself is never stored).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailTokenRecord {
+    pub hash: String,
+    pub purpose: crate::email::EmailPurpose,
+    pub user_id: String,
+    /// The address the link was sent to: the token proves this address only.
+    pub email: String,
+    /// Unix seconds.
+    pub expires_at: i64,
+}
+
+/// A message in the development mailbox (`GET /v1/dev/mailbox`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MailboxMessage {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub link: String,
+    /// Unix seconds.
+    pub sent_at: i64,
 }

@@ -2,11 +2,13 @@
 //! Methods are synchronous: a Durable Object's SQLite answers without an
 //! await, which is what makes each command atomic.
 
+use crate::email::{EmailPurpose, SendWindow};
 use crate::error::{ApiError, Reason};
 use crate::session::FailureWindow;
 
 use super::records::{
-    DeviceRecord, KeyOwnership, Member, RefreshRecord, SessionRecord, UserRecord,
+    DeviceRecord, EmailTokenRecord, KeyOwnership, MailboxMessage, Member, RefreshRecord,
+    SessionRecord, UserRecord,
 };
 
 /// A storage failure. Its text is for the log; the client gets 503.
@@ -39,6 +41,8 @@ pub trait SessionStore {
     fn insert_session(&mut self, s: &SessionRecord) -> Stored<()>;
     /// Marks a session revoked at `now` (kept if already revoked).
     fn revoke_session(&mut self, id: &str, now: i64) -> Stored<()>;
+    /// The ids of a user's sessions that are not revoked.
+    fn open_sessions_of(&self, user_id: &str) -> Stored<Vec<String>>;
     fn refresh_token(&self, hash: &str) -> Stored<Option<RefreshRecord>>;
     /// Inserts or replaces a refresh token by hash.
     fn put_refresh_token(&mut self, r: &RefreshRecord) -> Stored<()>;
@@ -72,6 +76,30 @@ pub trait DeviceStore {
     fn purge_devices(&mut self, cutoff: i64) -> Stored<()>;
 }
 
+/// Email-link tokens (by hash) and the per-address sending windows.
+pub trait EmailStore {
+    fn email_token(&self, hash: &str) -> Stored<Option<EmailTokenRecord>>;
+    fn insert_email_token(&mut self, t: &EmailTokenRecord) -> Stored<()>;
+    fn delete_email_token(&mut self, hash: &str) -> Stored<()>;
+    /// Deletes a user's tokens of one purpose.
+    fn delete_email_tokens_of(&mut self, user_id: &str, purpose: EmailPurpose) -> Stored<()>;
+    /// Drops tokens that expired at or before `cutoff`.
+    fn purge_email_tokens(&mut self, cutoff: i64) -> Stored<()>;
+    fn send_window(&self, address: &str) -> Stored<Option<SendWindow>>;
+    fn put_send_window(&mut self, address: &str, w: SendWindow) -> Stored<()>;
+    /// Drops windows that started at or before `cutoff`.
+    fn purge_send_windows(&mut self, cutoff: i64) -> Stored<()>;
+}
+
+/// The development mailbox.
+pub trait MailboxStore {
+    fn deliver(&mut self, m: &MailboxMessage) -> Stored<()>;
+    /// The messages to `to`, newest first.
+    fn mailbox(&self, to: &str) -> Stored<Vec<MailboxMessage>>;
+    /// Drops messages sent before `cutoff`.
+    fn purge_mailbox(&mut self, cutoff: i64) -> Stored<()>;
+}
+
 /// A secret that never leaves the Directory (successors of refresh tokens
 /// are derived from it, so a replay within the grace window gets the same
 /// successor without the successor ever being stored).
@@ -84,8 +112,26 @@ pub trait SecretStore {
 
 /// Everything one Directory object stores.
 pub trait Store:
-    UserStore + SessionStore + KeyStore + LimitStore + DeviceStore + SecretStore
+    UserStore
+    + SessionStore
+    + KeyStore
+    + LimitStore
+    + DeviceStore
+    + SecretStore
+    + EmailStore
+    + MailboxStore
 {
 }
 
-impl<T: UserStore + SessionStore + KeyStore + LimitStore + DeviceStore + SecretStore> Store for T {}
+impl<
+        T: UserStore
+            + SessionStore
+            + KeyStore
+            + LimitStore
+            + DeviceStore
+            + SecretStore
+            + EmailStore
+            + MailboxStore,
+    > Store for T
+{
+}

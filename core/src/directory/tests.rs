@@ -3,9 +3,10 @@
 use std::collections::BTreeMap;
 
 use super::accounts::{AccountCommand, AccountOutcome};
-use super::devices::{DeviceCommand, DeviceOutcome};
+use super::devices::{DeviceCommand, DeviceOutcome, Guesser};
 use super::keys::{KeyCommand, KeyOutcome};
 use super::memory::MemoryStore;
+use super::records::Requester;
 use super::records::{KeyOwnership, Member, NewSession};
 use super::sessions::{SessionCommand, SessionOutcome};
 use super::tenants::{TenantCommand, TenantOutcome};
@@ -66,6 +67,7 @@ fn login(s: &mut MemoryStore, user_id: &str, session_id: &str, rt: &str) {
                 refresh_expires_at: NOW + 100,
             },
             upgraded_password_hash: None,
+            require_verified_email: false,
             now: NOW,
         }),
     )
@@ -333,6 +335,67 @@ fn the_last_admin_cannot_leave_and_members_show_only_email_name_role() {
     );
 }
 
+fn from() -> Requester {
+    Requester {
+        ip: Some("198.51.100.4".into()),
+        country: Some("NZ".into()),
+        at: NOW,
+    }
+}
+
+fn guesser(user_id: &str, ip: &str) -> Guesser {
+    Guesser {
+        user_id: user_id.into(),
+        ip: ip.into(),
+    }
+}
+
+#[test]
+fn user_code_guesses_are_limited_per_user_and_per_address() {
+    let mut s = MemoryStore::new();
+    let lookup = |s: &mut MemoryStore, user: &str, ip: &str, code: &str| {
+        execute(
+            s,
+            Command::Device(DeviceCommand::Lookup {
+                user_code: code.into(),
+                guesser: guesser(user, ip),
+                now: NOW,
+            }),
+        )
+    };
+    execute(
+        &mut s,
+        Command::Device(DeviceCommand::Create {
+            code_hash: "dc".into(),
+            user_code: "BCDF-GHJK".into(),
+            client_name: "cli".into(),
+            requested_by: from(),
+        }),
+    )
+    .unwrap();
+    for i in 0..10 {
+        let ip = format!("10.0.0.{i}");
+        assert_eq!(
+            reason(lookup(&mut s, "usr_a", &ip, "ZZZZ-ZZZZ")),
+            Reason::NotFound
+        );
+    }
+    // The user is out of guesses, from any address, even for the right code.
+    let e = lookup(&mut s, "usr_a", "10.9.9.9", "BCDF-GHJK").unwrap_err();
+    assert_eq!(e.reason, Reason::RateLimited);
+    assert!(e.retry_after_s.is_some());
+    // Others are not.
+    assert!(lookup(&mut s, "usr_b", "10.9.9.9", "BCDF-GHJK").is_ok());
+    // One address spraying with many accounts is limited too.
+    for i in 0..30 {
+        let _ = lookup(&mut s, &format!("usr_{i}"), "203.0.113.9", "ZZZZ-ZZZZ");
+    }
+    assert_eq!(
+        reason(lookup(&mut s, "usr_new", "203.0.113.9", "BCDF-GHJK")),
+        Reason::RateLimited
+    );
+}
+
 #[test]
 fn a_device_code_is_approved_once_and_exchanged_once() {
     let mut s = MemoryStore::new();
@@ -343,7 +406,7 @@ fn a_device_code_is_approved_once_and_exchanged_once() {
             code_hash: "dc".into(),
             user_code: "BCDF-GHJK".into(),
             client_name: "cli".into(),
-            now: NOW,
+            requested_by: from(),
         }),
     )
     .unwrap();
@@ -367,6 +430,7 @@ fn a_device_code_is_approved_once_and_exchanged_once() {
         &mut s,
         Command::Device(DeviceCommand::Lookup {
             user_code: "BCDF-GHJK".into(),
+            guesser: guesser("usr_a", "192.0.2.7"),
             now: NOW,
         }),
     )
@@ -374,14 +438,15 @@ fn a_device_code_is_approved_once_and_exchanged_once() {
     assert_eq!(
         o,
         Outcome::Device(DeviceOutcome::Pending {
-            client_name: "cli".into()
+            client_name: "cli".into(),
+            requested_by: from(),
         })
     );
     execute(
         &mut s,
         Command::Device(DeviceCommand::Decide {
             user_code: "BCDF-GHJK".into(),
-            user_id: "usr_a".into(),
+            guesser: guesser("usr_a", "192.0.2.7"),
             approve: true,
             now: NOW,
         }),
@@ -391,7 +456,7 @@ fn a_device_code_is_approved_once_and_exchanged_once() {
         &mut s,
         Command::Device(DeviceCommand::Decide {
             user_code: "BCDF-GHJK".into(),
-            user_id: "usr_a".into(),
+            guesser: guesser("usr_a", "192.0.2.7"),
             approve: false,
             now: NOW,
         }),
@@ -453,6 +518,7 @@ fn a_failing_store_refuses_every_command_with_503() {
         }),
         Command::Device(DeviceCommand::Lookup {
             user_code: "BCDF-GHJK".into(),
+            guesser: guesser("usr_a", "1"),
             now: NOW,
         }),
     ];
