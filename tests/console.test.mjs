@@ -601,7 +601,7 @@ describe("console with a 20-second access token", () => {
         }));
         assert.ok(!seen.cookie.includes("edgeauth_rt") && !seen.cookie.includes(live), `document.cookie: ${seen.cookie}`);
         // Storage holds only the SDK's hint that a cookie session exists (no token).
-        assert.deepEqual(seen.stored, ["edgeauth.session=cookie"], "no token in localStorage or sessionStorage");
+        assert.deepEqual(seen.stored, [`edgeauth.session@${worker.url}=cookie`], "no token in localStorage or sessionStorage");
         assert.ok(!(await everythingKept(page)).includes("ea_rt_"), "no refresh token anywhere in the page");
       }
 

@@ -333,3 +333,35 @@ describe("the server's clock: a laptop ten minutes fast still signs acceptable r
     assert.equal(stdout, "ok\n");
   });
 });
+
+describe("storage: one session per worker", () => {
+  let worker;
+  before(async () => {
+    worker = await startWorker();
+  });
+  after(async () => {
+    await worker?.dispose();
+  });
+
+  test("two clients of two workers sharing one storage never share a session", async () => {
+    const items = new Map();
+    const storage = {
+      getItem: (k) => (items.has(k) ? items.get(k) : null),
+      setItem: (k, v) => items.set(k, String(v)),
+      removeItem: (k) => items.delete(k),
+    };
+    // The same worker under two names stands for two workers (a page talking to both).
+    const other = worker.url.replace("127.0.0.1", "localhost");
+    const a = new EdgeAuthClient({ baseUrl: worker.url, storage });
+    const b = new EdgeAuthClient({ baseUrl: other, storage });
+    const email = newEmail();
+    await a.register({ email, password: PASSWORD, name: "Storage Test" });
+    await a.login({ email, password: PASSWORD });
+    assert.ok(await a.getSession(), "a is signed in");
+    assert.equal(await b.getSession(), null, "b's worker never saw this session");
+    assert.deepEqual([...items.keys()], [`edgeauth.session@${worker.url}`]);
+    // An explicit key still wins.
+    const c = new EdgeAuthClient({ baseUrl: other, storage, storageKey: `edgeauth.session@${worker.url}` });
+    assert.ok(await c.getSession(), "an explicit storageKey shares on purpose");
+  });
+});

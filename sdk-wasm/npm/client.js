@@ -5,6 +5,7 @@ import {
   Engine,
   signRequest as signWithEngine,
   decodeToken as decodeWithEngine,
+  storageKeyFor,
 } from "./edgeauth_sdk.js";
 
 /**
@@ -209,11 +210,20 @@ export class EdgeAuthClient {
    *          storageKey?: string, fetch?: typeof fetch, apiKey?: string, sign?: boolean}} options
    */
   constructor(options = {}) {
-    const { baseUrl, session, storage, storageKey = "edgeauth.session", fetch: fetchImpl, apiKey, sign = false } = options;
+    const { baseUrl, session, storage, storageKey, fetch: fetchImpl, apiKey, sign = false } = options;
     if (typeof baseUrl !== "string" && !(baseUrl instanceof URL)) {
       throw invalidField("baseUrl: the worker's URL, e.g. https://auth.example.com");
     }
-    const { cookie, adapter } = resolveSession(session, storage, storageKey);
+    // One key per worker by default, so two clients of two workers never share a session.
+    let key = storageKey;
+    if (key === undefined) {
+      try {
+        key = storageKeyFor(String(baseUrl));
+      } catch (raw) {
+        throw lift(raw);
+      }
+    }
+    const { cookie, adapter } = resolveSession(session, storage, key);
     const listeners = this.#listeners;
     const host = {
       send(url, method, headers, body, keepInitBody, credentials, init) {

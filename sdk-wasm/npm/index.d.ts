@@ -131,7 +131,7 @@ export interface EdgeAuthClientOptions {
    * `storage` events). Or your own `SessionStorage`.
    */
   storage?: "memory" | "localStorage" | SessionStorage;
-  /** Key of the session in the storage. Default `"edgeauth.session"`. */
+  /** Key of the session in the storage. Default `"edgeauth.session@<baseUrl>"`, one per worker. */
   storageKey?: string;
   /** The `fetch` to use. Default: `globalThis.fetch`, looked up on each request. */
   fetch?: typeof fetch;

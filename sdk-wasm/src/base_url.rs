@@ -42,6 +42,13 @@ impl BaseUrl {
         })
     }
 
+    /// Where a session for this worker is kept by default: one key per worker
+    /// (`edgeauth.session@https://auth.example.com`), so that two clients on one
+    /// page, for two workers, never share a session.
+    pub fn storage_key(&self) -> String {
+        format!("edgeauth.session@{}{}", self.origin, self.prefix)
+    }
+
     /// The URL of one of the worker's own endpoints (`/v1/auth/token`).
     pub fn endpoint(&self, path: &str) -> String {
         format!("{}{}{path}", self.origin, self.prefix)
@@ -82,6 +89,21 @@ impl BaseUrl {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_worker_keeps_its_session_under_its_own_key() {
+        let key = |u: &str| BaseUrl::parse(u).unwrap().storage_key();
+        assert_eq!(
+            key("https://Auth.Example.com/"),
+            "edgeauth.session@https://auth.example.com"
+        );
+        assert_eq!(
+            key("https://auth.example.com"),
+            key("https://auth.example.com/")
+        );
+        assert_ne!(key("https://a.example"), key("https://b.example"));
+        assert_ne!(key("https://a.example/x"), key("https://a.example/y"));
+    }
 
     #[test]
     fn splits_origin_and_prefix() {

@@ -622,6 +622,14 @@ pub fn sign_request(
     Ok(headers_object(headers))
 }
 
+/// The default storage key of a session with the worker at `base_url` (one per worker).
+#[wasm_bindgen(js_name = storageKeyFor)]
+pub fn storage_key_for(base_url: &str) -> Result<String, JsValue> {
+    crate::base_url::BaseUrl::parse(base_url)
+        .map(|b| b.storage_key())
+        .map_err(to_js)
+}
+
 /// `decodeToken`: the claims, unverified, plus `scopes`, as JSON text.
 #[wasm_bindgen(js_name = decodeToken)]
 pub fn decode_token(token: &str) -> Result<String, JsValue> {
