@@ -19,6 +19,7 @@ use std::cell::{Cell, RefCell};
 
 use edgeauth_core::browser_session::SESSION_HEADER;
 use edgeauth_core::client::device::{DeviceCode, Poll, Poller, Step};
+use edgeauth_core::client::paths::path_segment;
 use edgeauth_core::client::refusal::reason_from_www_authenticate;
 use edgeauth_core::client::{ends_session, Attempt, Exchange, Retries, Retry};
 use edgeauth_core::secret::Secret;
@@ -829,26 +830,8 @@ async fn reason_of_401<A: Answer>(answer: &A) -> Option<Reason> {
 /// The members endpoint of a tenant. An empty id would make the path
 /// `/v1/tenants//members`, which names no tenant: refused here, by field.
 fn members_path(tenant: &str) -> Result<String, SdkError> {
-    if tenant.is_empty() {
-        return Err(SdkError::local(
-            Reason::InvalidField,
-            "tenant: must not be empty",
-        ));
-    }
-    Ok(format!("/v1/tenants/{}/members", path_segment(tenant)))
-}
-
-/// Percent-encodes one path segment (an API key id, a tenant id) like `encodeURIComponent`.
-fn path_segment(raw: &str) -> String {
-    let mut out = String::with_capacity(raw.len());
-    for b in raw.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.!~*'()".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    edgeauth_core::client::paths::members_path(tenant)
+        .ok_or_else(|| SdkError::local(Reason::InvalidField, "tenant: must not be empty"))
 }
 
 #[cfg(test)]

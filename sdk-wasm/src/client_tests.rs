@@ -1020,12 +1020,6 @@ fn client_bound_signing_uses_the_session_token() {
     );
 }
 
-#[test]
-fn path_segments_are_encoded_like_encode_uri_component() {
-    assert_eq!(path_segment("abc-_.~"), "abc-_.~");
-    assert_eq!(path_segment("a b/c?d#é"), "a%20b%2Fc%3Fd%23%C3%A9");
-}
-
 // ---- cookie mode (SPEC "Browser sessions in a cookie") ----------------------------------
 
 #[test]

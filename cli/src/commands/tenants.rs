@@ -24,23 +24,8 @@ pub fn run(app: &mut App, command: TenantsCommand) -> Result<(), Failure> {
 /// The tenant's members endpoint. Tenant ids are the operator's words, so
 /// the id is percent-encoded as one path segment rather than refused.
 pub fn members_path(tenant: &str) -> Result<String, Failure> {
-    if tenant.is_empty() {
-        return Err(Failure::Usage("TENANT must not be empty".into()));
-    }
-    Ok(format!("/v1/tenants/{}/members", path_segment(tenant)))
-}
-
-/// Percent-encodes one path segment like JS `encodeURIComponent` (as the SDK does).
-fn path_segment(raw: &str) -> String {
-    let mut out = String::with_capacity(raw.len());
-    for b in raw.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.!~*'()".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    edgeauth_core::client::paths::members_path(tenant)
+        .ok_or_else(|| Failure::Usage("TENANT must not be empty".into()))
 }
 
 /// The `PUT` body. `role: null` is how the API removes a member, so it is

@@ -11,6 +11,7 @@
 pub mod answer;
 pub mod clock;
 pub mod device;
+pub mod paths;
 pub mod refusal;
 pub mod token;
 
