@@ -76,37 +76,6 @@ pub fn ended_send_window_cutoff(now_s: i64) -> i64 {
     now_s - SEND_WINDOW_S
 }
 
-/// The messages asked for one address in a fixed window that starts with
-/// the first of them. Requests for unknown addresses count the same as for
-/// known ones, so that the 429 reveals nothing.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SendWindow {
-    pub count: u32,
-    pub window_start_s: i64,
-}
-
-impl SendWindow {
-    /// Seconds until another message may be asked for, when the limit is reached.
-    pub fn retry_after(&self, now_s: i64) -> Option<u64> {
-        let ends = self.window_start_s + SEND_WINDOW_S;
-        (self.count >= MESSAGES_PER_ADDRESS && now_s < ends).then(|| (ends - now_s) as u64)
-    }
-
-    /// The window once one more message is asked for.
-    pub fn after_request(prev: Option<SendWindow>, now_s: i64) -> SendWindow {
-        match prev {
-            Some(w) if now_s < w.window_start_s + SEND_WINDOW_S => SendWindow {
-                count: w.count.saturating_add(1),
-                ..w
-            },
-            _ => SendWindow {
-                count: 1,
-                window_start_s: now_s,
-            },
-        }
-    }
-}
-
 /// The link a message carries: the console page on the worker's own origin,
 /// the token in the fragment (never sent to a server, never in a `Referer`).
 pub fn link(origin: &str, purpose: EmailPurpose, token: &str) -> String {
@@ -368,6 +337,7 @@ pub fn check_api_url(raw: &str) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::session::FailureWindow;
 
     const NOW: i64 = 1_800_000_000;
 
@@ -396,20 +366,23 @@ mod tests {
 
     #[test]
     fn five_messages_an_hour_then_429_until_the_window_ends() {
+        let limited =
+            |w: &FailureWindow, now| w.retry_after_within(MESSAGES_PER_ADDRESS, SEND_WINDOW_S, now);
+        let next = |w, now| FailureWindow::after_event_within(w, SEND_WINDOW_S, now);
         let mut w = None;
         for _ in 0..MESSAGES_PER_ADDRESS {
             // Checked before it is counted: the first five pass.
-            assert_eq!(w.and_then(|w: SendWindow| w.retry_after(NOW + 10)), None);
-            w = Some(SendWindow::after_request(w, NOW + 10));
+            assert_eq!(w.and_then(|w| limited(&w, NOW + 10)), None);
+            w = Some(next(w, NOW + 10));
         }
         let w = w.unwrap();
         assert_eq!(w.count, 5);
-        assert_eq!(w.retry_after(NOW + 10), Some(3600));
-        assert_eq!(w.retry_after(NOW + 3609), Some(1));
-        assert_eq!(w.retry_after(NOW + 3610), None);
-        let four = SendWindow { count: 4, ..w };
-        assert_eq!(four.retry_after(NOW + 10), None);
-        assert_eq!(SendWindow::after_request(Some(w), NOW + 3610).count, 1);
+        assert_eq!(limited(&w, NOW + 10), Some(3600));
+        assert_eq!(limited(&w, NOW + 3609), Some(1));
+        assert_eq!(limited(&w, NOW + 3610), None);
+        let four = FailureWindow { count: 4, ..w };
+        assert_eq!(limited(&four, NOW + 10), None);
+        assert_eq!(next(Some(w), NOW + 3610).count, 1);
         assert_eq!(ended_send_window_cutoff(NOW), NOW - 3600);
     }
 

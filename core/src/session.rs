@@ -57,7 +57,9 @@ pub fn ended_window_cutoff(now_s: i64) -> i64 {
     now_s - LOGIN_WINDOW_S
 }
 
-/// A fixed window of failures for one email or one address.
+/// A count of events (failed logins, messages asked for) in a fixed window
+/// that starts with the first of them, for one email or one address. The
+/// window's length is the caller's: [`LOGIN_WINDOW_S`] for logins.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FailureWindow {
     pub count: u32,
@@ -67,7 +69,12 @@ pub struct FailureWindow {
 impl FailureWindow {
     /// Seconds until another attempt is allowed, when `limit` failures are already counted.
     pub fn retry_after(&self, limit: u32, now_s: i64) -> Option<u64> {
-        let ends = self.window_start_s + LOGIN_WINDOW_S;
+        self.retry_after_within(limit, LOGIN_WINDOW_S, now_s)
+    }
+
+    /// Seconds until this `window_s`-long window ends, when `limit` events are counted.
+    pub fn retry_after_within(&self, limit: u32, window_s: i64, now_s: i64) -> Option<u64> {
+        let ends = self.window_start_s + window_s;
         (self.count >= limit && now_s < ends).then(|| (ends - now_s) as u64)
     }
 
@@ -89,9 +96,19 @@ impl FailureWindow {
 
     /// The window after one more failure.
     pub fn after_failure(prev: Option<FailureWindow>, now_s: i64) -> FailureWindow {
+        FailureWindow::after_event_within(prev, LOGIN_WINDOW_S, now_s)
+    }
+
+    /// A `window_s`-long window after one more event: counted in the window
+    /// under way, or the first of a new one.
+    pub fn after_event_within(
+        prev: Option<FailureWindow>,
+        window_s: i64,
+        now_s: i64,
+    ) -> FailureWindow {
         match prev {
-            Some(w) if now_s < w.window_start_s + LOGIN_WINDOW_S => FailureWindow {
-                count: w.count + 1,
+            Some(w) if now_s < w.window_start_s + window_s => FailureWindow {
+                count: w.count.saturating_add(1),
                 ..w
             },
             _ => FailureWindow {

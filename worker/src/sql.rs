@@ -10,7 +10,7 @@ use edgeauth_core::directory::store::{
     DeviceStore, EmailStore, KeyStore, LimitStore, MailboxStore, SecretStore, SessionStore,
     StoreError, Stored, UserStore,
 };
-use edgeauth_core::email::{EmailPurpose, SendWindow};
+use edgeauth_core::email::EmailPurpose;
 use edgeauth_core::scope::{Role, ScopeSet};
 use edgeauth_core::session::FailureWindow;
 use serde::de::DeserializeOwned;
@@ -44,6 +44,21 @@ impl Sql {
 
     fn one<T: DeserializeOwned>(&self, q: &str, args: Vec<SqlStorageValue>) -> Stored<Option<T>> {
         Ok(self.rows(q, args)?.pop())
+    }
+
+    /// A fixed-window counter row (`count`, `window_start`) by its key.
+    fn window_row(&self, q: &str, key: &str) -> Stored<Option<FailureWindow>> {
+        #[derive(Deserialize)]
+        struct Row {
+            count: u32,
+            window_start: i64,
+        }
+        Ok(self
+            .one::<Row>(q, vec![key.into()])?
+            .map(|r| FailureWindow {
+                count: r.count,
+                window_start_s: r.window_start,
+            }))
     }
 
     fn exec(&self, q: &str, args: Vec<SqlStorageValue>) -> Stored<()> {
@@ -290,20 +305,10 @@ impl KeyStore for Sql {
 
 impl LimitStore for Sql {
     fn window(&self, key: &str) -> Stored<Option<FailureWindow>> {
-        #[derive(Deserialize)]
-        struct Row {
-            count: u32,
-            window_start: i64,
-        }
-        Ok(self
-            .one::<Row>(
-                "SELECT count, window_start FROM login_failures WHERE k = ?",
-                vec![key.into()],
-            )?
-            .map(|r| FailureWindow {
-                count: r.count,
-                window_start_s: r.window_start,
-            }))
+        self.window_row(
+            "SELECT count, window_start FROM login_failures WHERE k = ?",
+            key,
+        )
     }
     fn put_window(&mut self, key: &str, w: FailureWindow) -> Stored<()> {
         self.exec(
@@ -490,23 +495,13 @@ impl EmailStore for Sql {
             vec![cutoff.into()],
         )
     }
-    fn send_window(&self, address: &str) -> Stored<Option<SendWindow>> {
-        #[derive(Deserialize)]
-        struct Row {
-            count: u32,
-            window_start: i64,
-        }
-        Ok(self
-            .one::<Row>(
-                "SELECT count, window_start FROM email_sends WHERE address = ?",
-                vec![address.into()],
-            )?
-            .map(|r| SendWindow {
-                count: r.count,
-                window_start_s: r.window_start,
-            }))
+    fn send_window(&self, address: &str) -> Stored<Option<FailureWindow>> {
+        self.window_row(
+            "SELECT count, window_start FROM email_sends WHERE address = ?",
+            address,
+        )
     }
-    fn put_send_window(&mut self, address: &str, w: SendWindow) -> Stored<()> {
+    fn put_send_window(&mut self, address: &str, w: FailureWindow) -> Stored<()> {
         self.exec(
             "INSERT OR REPLACE INTO email_sends (address, count, window_start) VALUES (?, ?, ?)",
             vec![

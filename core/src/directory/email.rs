@@ -5,9 +5,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::email::{ended_send_window_cutoff, EmailPurpose, SendWindow};
+use crate::email::{ended_send_window_cutoff, EmailPurpose, MESSAGES_PER_ADDRESS, SEND_WINDOW_S};
 use crate::error::{ApiError, Reason};
 use crate::scope::Role;
+use crate::session::FailureWindow;
 use crate::settings::TenantAdmins;
 
 use super::records::{EmailTokenRecord, MailboxMessage, NewSession, User, UserRecord};
@@ -203,12 +204,15 @@ fn issue<S: Store>(
     // Counted before anyone is looked at: a known and an unknown address
     // reach the limit alike, and the 429 says nothing about either.
     let window = store.send_window(&address)?;
-    if let Some(secs) = window.and_then(|w| w.retry_after(now)) {
+    if let Some(secs) =
+        window.and_then(|w| w.retry_after_within(MESSAGES_PER_ADDRESS, SEND_WINDOW_S, now))
+    {
         let mut limited = ApiError::rate_limited(secs);
         limited.message = "too many messages to this address: try again later".into();
         return Err(limited);
     }
-    store.put_send_window(&address, SendWindow::after_request(window, now))?;
+    let counted = FailureWindow::after_event_within(window, SEND_WINDOW_S, now);
+    store.put_send_window(&address, counted)?;
     let Some(user) = user else {
         return Ok(EmailOutcome::Issued { recipient: None });
     };

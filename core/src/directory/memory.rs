@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::email::{EmailPurpose, SendWindow};
+use crate::email::EmailPurpose;
 use crate::session::FailureWindow;
 
 use super::records::{
@@ -26,7 +26,7 @@ pub struct MemoryStore {
     pub devices: BTreeMap<String, DeviceRecord>,
     pub secret: Option<Vec<u8>>,
     pub email_tokens: BTreeMap<String, EmailTokenRecord>,
-    pub send_windows: BTreeMap<String, SendWindow>,
+    pub send_windows: BTreeMap<String, FailureWindow>,
     /// Oldest first.
     pub mailbox: Vec<MailboxMessage>,
     /// When set, every call fails.
@@ -242,11 +242,11 @@ impl EmailStore for MemoryStore {
         self.email_tokens.retain(|_, t| t.expires_at > cutoff);
         Ok(())
     }
-    fn send_window(&self, address: &str) -> Stored<Option<SendWindow>> {
+    fn send_window(&self, address: &str) -> Stored<Option<FailureWindow>> {
         self.up()?;
         Ok(self.send_windows.get(address).copied())
     }
-    fn put_send_window(&mut self, address: &str, w: SendWindow) -> Stored<()> {
+    fn put_send_window(&mut self, address: &str, w: FailureWindow) -> Stored<()> {
         self.up()?;
         self.send_windows.insert(address.to_string(), w);
         Ok(())

@@ -2,7 +2,7 @@
 //! Methods are synchronous: a Durable Object's SQLite answers without an
 //! await, which is what makes each command atomic.
 
-use crate::email::{EmailPurpose, SendWindow};
+use crate::email::EmailPurpose;
 use crate::error::{ApiError, Reason};
 use crate::session::FailureWindow;
 
@@ -85,8 +85,8 @@ pub trait EmailStore {
     fn delete_email_tokens_of(&mut self, user_id: &str, purpose: EmailPurpose) -> Stored<()>;
     /// Drops tokens that expired at or before `cutoff`.
     fn purge_email_tokens(&mut self, cutoff: i64) -> Stored<()>;
-    fn send_window(&self, address: &str) -> Stored<Option<SendWindow>>;
-    fn put_send_window(&mut self, address: &str, w: SendWindow) -> Stored<()>;
+    fn send_window(&self, address: &str) -> Stored<Option<FailureWindow>>;
+    fn put_send_window(&mut self, address: &str, w: FailureWindow) -> Stored<()>;
     /// Drops windows that started at or before `cutoff`.
     fn purge_send_windows(&mut self, cutoff: i64) -> Stored<()>;
 }
